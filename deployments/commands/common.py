@@ -1,0 +1,63 @@
+"""What every command shares: the console, and turning hopflow's known errors into one clear line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from models.enums import InvalidTransition
+from models.migrations import MigrationError
+from models.settings import Settings, SettingsError, get_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., object])
+
+# Errors whose message already says what and where: shown as one line, exit code 1.
+KNOWN_ERRORS: list[type[BaseException]] = [
+    SettingsError,
+    MigrationError,
+    InvalidTransition,
+    ValidationError,
+    FileNotFoundError,
+    LookupError,
+    ValueError,
+]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def clear_errors() -> Iterator[None]:
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except tuple(KNOWN_ERRORS) as exc:
+        raise fail(_message(exc)) from exc
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        parts = []
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e["loc"]) or "value"
+            parts.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
+        return "; ".join(parts)
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc)
+
+
+def settings() -> Settings:
+    with clear_errors():
+        return get_settings()

@@ -1,0 +1,81 @@
+"""The one way a status changes: checked against models.enums.ALLOWED_TRANSITIONS, recorded as an event."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from models.enums import InvalidTransition, can_transition
+from models.orm.audit import Event
+
+
+class HasStatus(Protocol):
+    id: Any
+    status: Any
+
+
+def transition(
+    session: Session,
+    subject: HasStatus,
+    target: StrEnum,
+    *,
+    actor_entity_id: str | None = None,
+    reason: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Event | None:
+    """Move `subject` to `target`, or raise InvalidTransition naming both states.
+
+    Moving to the current status is a no-op (hooks and reconcilers repeat themselves);
+    every real change appends one Event row with before and after.
+    """
+    current = subject.status
+    if not isinstance(current, type(target)):
+        current = type(target)(current)
+    if current == target:
+        return None
+    subject_name = f"{type(subject).__name__} {subject.id}"
+    if not can_transition(current, target):
+        raise InvalidTransition(subject_name, current, target)
+    subject.status = target
+    after: dict[str, Any] = {"status": target.value}
+    if extra:
+        after.update(extra)
+    event = Event(
+        action="status_changed",
+        description=reason,
+        actor_entity_id=actor_entity_id,
+        subject_type=getattr(subject, "__tablename__", type(subject).__name__),
+        subject_id=str(subject.id),
+        before={"status": current.value},
+        after=after,
+    )
+    session.add(event)
+    return event
+
+
+def record_event(
+    session: Session,
+    *,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    description: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    actor_entity_id: str | None = None,
+    actor_user_id: int | None = None,
+) -> Event:
+    event = Event(
+        action=action,
+        description=description,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        before=before,
+        after=after,
+        actor_entity_id=actor_entity_id,
+        actor_user_id=actor_user_id,
+    )
+    session.add(event)
+    return event

@@ -1,0 +1,84 @@
+"""Schema migrations (Alembic is the only source of schema changes) and the calls behind `hopflow db`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+
+from models.settings import get_settings, normalise_database_url
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent
+
+
+class MigrationError(RuntimeError):
+    """The database cannot be migrated as asked; the message says why and what to do."""
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # ConfigParser interpolation would eat '%' in passwords.
+    cfg.set_main_option(
+        "sqlalchemy.url", normalise_database_url(url or get_settings().database_url).replace("%", "%%")
+    )
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(url: str | None = None) -> str | None:
+    from models.db import get_engine
+
+    with get_engine(url).connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def _check_known(url: str | None) -> None:
+    rev = current_revision(url)
+    if rev is None:
+        return
+    script = ScriptDirectory.from_config(alembic_config(url))
+    try:
+        script.get_revision(rev)
+    except Exception as exc:  # alembic raises several kinds for an unknown id
+        raise MigrationError(
+            f"database {_display(url)} is at revision {rev!r}, which this hopflow does not know "
+            f"(its newest is {head_revision()!r}): the database was migrated by a newer hopflow; "
+            "upgrade hopflow instead of migrating"
+        ) from exc
+
+
+def _display(url: str | None) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(normalise_database_url(url or get_settings().database_url)).render_as_string(
+        hide_password=True
+    )
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> str | None:
+    """Migrate up to `revision`; returns the revision the database is at afterwards."""
+    _check_known(url)
+    try:
+        command.upgrade(alembic_config(url), revision)
+    except CommandError as exc:
+        raise MigrationError(f"cannot upgrade {_display(url)} to {revision!r}: {exc}") from exc
+    return current_revision(url)
+
+
+def downgrade(url: str | None = None, revision: str = "-1") -> str | None:
+    _check_known(url)
+    try:
+        command.downgrade(alembic_config(url), revision)
+    except CommandError as exc:
+        raise MigrationError(f"cannot downgrade {_display(url)} to {revision!r}: {exc}") from exc
+    return current_revision(url)

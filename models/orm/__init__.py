@@ -1,0 +1,61 @@
+"""hopflow's relational model: every table, importable from here."""
+
+from models.orm.agents import (
+    AgentConfiguration,
+    AgentDefinition,
+    ContainerInventory,
+    Directive,
+    Playbook,
+    ToolAllowlist,
+)
+from models.orm.audit import Event, Tag, Tagging
+from models.orm.base import Base, utcnow
+from models.orm.execution import Asset, Hop, Mission, ToolStep
+from models.orm.identity import Entity, User, Workspace
+from models.orm.knowledge import (
+    Fault,
+    MemoryContext,
+    Plan,
+    PlanTask,
+    Project,
+    Reflection,
+    ThoughtLog,
+    reflection_memories,
+)
+from models.orm.living import AgentConsciousness, InboxEvent
+from models.orm.runs import AgentRunLog, LLMCall, RunArtifact, SyncWatermark
+
+__all__ = [
+    "AgentConfiguration",
+    "AgentConsciousness",
+    "AgentDefinition",
+    "AgentRunLog",
+    "Asset",
+    "Base",
+    "ContainerInventory",
+    "Directive",
+    "Entity",
+    "Event",
+    "Fault",
+    "Hop",
+    "InboxEvent",
+    "LLMCall",
+    "MemoryContext",
+    "Mission",
+    "Plan",
+    "PlanTask",
+    "Playbook",
+    "Project",
+    "Reflection",
+    "RunArtifact",
+    "SyncWatermark",
+    "Tag",
+    "Tagging",
+    "ThoughtLog",
+    "ToolAllowlist",
+    "ToolStep",
+    "User",
+    "Workspace",
+    "reflection_memories",
+    "utcnow",
+]

@@ -1,0 +1,112 @@
+"""hopflow's settings: read from the environment (and an optional .env), validated once.
+
+Nothing here touches the disk or the network; `get_settings()` builds the object on first use.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite:///./hopflow.db"
+
+
+class PromptStorage(StrEnum):
+    """How much of a prompt and an LLM answer hopflow keeps (seed 002 wins over 000: none)."""
+
+    NONE = "none"
+    REDACTED = "redacted"
+    FULL = "full"
+
+
+class LLMProviderName(StrEnum):
+    OFFLINE = "offline"
+    OPENAI = "openai"
+
+
+class SettingsError(ValueError):
+    """A setting has a value hopflow cannot use; the message names the variable."""
+
+
+def normalise_database_url(raw: str) -> str:
+    """Check a database URL and pin the PostgreSQL driver to psycopg 3.
+
+    Raises SettingsError naming HOPFLOW_DATABASE_URL for anything that is not a SQLite or
+    PostgreSQL URL, so a typo fails at start-up instead of at the first query.
+    """
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise SettingsError(f"HOPFLOW_DATABASE_URL: cannot parse {raw!r} as a database URL ({exc})") from exc
+    backend, _, driver = url.drivername.partition("+")
+    if backend == "postgres":
+        backend = "postgresql"
+    if backend == "sqlite":
+        if driver not in ("", "pysqlite"):
+            raise SettingsError(
+                f"HOPFLOW_DATABASE_URL: SQLite driver {driver!r} is not supported; use sqlite:///"
+            )
+        return url.render_as_string(hide_password=False)
+    if backend == "postgresql":
+        if driver not in ("", "psycopg"):
+            raise SettingsError(
+                f"HOPFLOW_DATABASE_URL: PostgreSQL driver {driver!r} is not supported; "
+                "use postgresql+psycopg:// (psycopg 3)"
+            )
+        if not url.database:
+            raise SettingsError(f"HOPFLOW_DATABASE_URL: {raw!r} names no database")
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    raise SettingsError(
+        f"HOPFLOW_DATABASE_URL: backend {backend!r} is not supported; use sqlite:/// or postgresql+psycopg://"
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HOPFLOW_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+    logs: Path = Path(".hopflow/logs")
+    uploads: Path = Path(".hopflow/uploads")
+    data: Path = Path(".hopflow/data")
+    prompt_storage: PromptStorage = PromptStorage.NONE
+    debug_redacted_mode: bool = Field(
+        default=False, validation_alias=AliasChoices("DEBUG_REDACTED_MODE", "HOPFLOW_DEBUG_REDACTED_MODE")
+    )
+    # Asset content above this many bytes is written under `data` and referenced by content_ref.
+    inline_limit_bytes: int = Field(default=64 * 1024, ge=0)
+    llm_provider: LLMProviderName = LLMProviderName.OFFLINE
+    llm_base_url: str = "https://api.openai.com/v1"
+    llm_api_key: str | None = None
+    llm_model: str = "offline-echo-1"
+    llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    webhook_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            return normalise_database_url(value)
+        except SettingsError as exc:
+            raise ValueError(str(exc)) from exc
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the CLI change the environment)."""
+    get_settings.cache_clear()
