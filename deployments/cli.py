@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
+# Before anything imports prefect: the first ephemeral API start on a new machine takes 17-21 s,
+# past Prefect's 20 s default (PREFECT_NOTES.md trap 1); and no analytics from a CLI.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
 import typer
 
-from deployments.commands import db
+from deployments.commands import db, missions
+from deployments.commands.common import console, settings
 
 app = typer.Typer(
     name="hopflow",
@@ -13,33 +21,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(missions.missions_app, name="missions")
+app.add_typer(missions.assets_app, name="assets")
+app.command()(missions.run)
+app.command()(missions.demo)
 
 
 @app.command()
 def status() -> None:
     """Show the configuration and the database's migration state."""
-    from deployments.commands.common import console, settings
+    from sqlalchemy.engine import make_url
 
     cfg = settings()
-    console.print(
-        f"database      {cfg.database_url.split('@')[-1] if '@' in cfg.database_url else cfg.database_url}"
-    )
+    console.print(f"database      {make_url(cfg.database_url).render_as_string(hide_password=True)}")
     console.print(f"logs          {cfg.logs}")
     console.print(f"uploads       {cfg.uploads}")
     console.print(f"data          {cfg.data}")
     console.print(f"prompt store  {cfg.prompt_storage.value}")
     db.current()
-
-
-@app.command()
-def demo() -> None:
-    """Set up the embedded default (SQLite) and show where hopflow stands."""
-    from deployments.commands.common import clear_errors
-    from models import migrations
-
-    with clear_errors():
-        migrations.upgrade(None)
-    status()
 
 
 if __name__ == "__main__":

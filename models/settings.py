@@ -9,7 +9,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     inline_limit_bytes: int = Field(default=64 * 1024, ge=0)
     llm_provider: LLMProviderName = LLMProviderName.OFFLINE
     llm_base_url: str = "https://api.openai.com/v1"
-    llm_api_key: str | None = None
+    llm_api_key: SecretStr | None = None
     llm_model: str = "offline-echo-1"
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     webhook_max_body_bytes: int = Field(default=1024 * 1024, gt=0)

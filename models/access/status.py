@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from models.enums import InvalidTransition, can_transition
+from models.enums import ALLOWED_TRANSITIONS, InvalidTransition, can_transition
 from models.orm.audit import Event
 
 
@@ -79,3 +79,52 @@ def record_event(
     )
     session.add(event)
     return event
+
+
+def _is_escape(state: StrEnum) -> bool:
+    # Never pass *through* these on the way elsewhere: they mean something went wrong.
+    return state.value in {"failed", "cancelled", "error", "expired"}
+
+
+def advance_to(
+    session: Session,
+    subject: HasStatus,
+    target: StrEnum,
+    *,
+    actor_entity_id: str | None = None,
+    reason: str | None = None,
+) -> list[Event]:
+    """Walk `subject` to `target` by the shortest chain of allowed moves, one event per move.
+
+    Raises InvalidTransition when no chain avoiding failed/cancelled/error states exists.
+    """
+    current = subject.status
+    if not isinstance(current, type(target)):
+        current = type(target)(current)
+    if current == target:
+        return []
+    table = ALLOWED_TRANSITIONS[type(target)]
+    previous: dict[StrEnum, StrEnum] = {}
+    frontier = [current]
+    while frontier and target not in previous:
+        nxt = []
+        for state in frontier:
+            for candidate in sorted(table.get(state, frozenset()), key=lambda s: s.value):
+                if candidate in previous or candidate == current:
+                    continue
+                if candidate != target and _is_escape(candidate):
+                    continue
+                previous[candidate] = state
+                nxt.append(candidate)
+        frontier = nxt
+    if target not in previous:
+        raise InvalidTransition(f"{type(subject).__name__} {subject.id}", current, target)
+    chain = [target]
+    while chain[-1] != current:
+        chain.append(previous[chain[-1]])
+    events = []
+    for state in reversed(chain[:-1]):
+        event = transition(session, subject, state, actor_entity_id=actor_entity_id, reason=reason)
+        if event is not None:
+            events.append(event)
+    return events

@@ -1,0 +1,294 @@
+"""`hopflow run`, `hopflow demo`, `hopflow missions ...` and `hopflow assets ...`."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from deployments.commands.common import clear_errors, console, fail, settings
+from models.access.assets import read_mission_state
+from models.db import session_scope
+from models.enums import AssetScopeType
+from models.orm import Asset, Hop, Mission, ToolStep
+
+missions_app = typer.Typer(help="Stored missions.", no_args_is_help=True)
+assets_app = typer.Typer(help="Assets of a mission.", no_args_is_help=True)
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+DEMO_SPEC = EXAMPLES / "missions" / "sales_report.yaml"
+
+STATUS_STYLE = {
+    "completed": "green",
+    "ready": "green",
+    "executing": "yellow",
+    "executing_hop": "yellow",
+    "in_progress": "yellow",
+    "failed": "red",
+    "error": "red",
+    "cancelled": "magenta",
+}
+
+
+def _styled(status: str) -> str:
+    style = STATUS_STYLE.get(status)
+    return f"[{style}]{status}[/]" if style else status
+
+
+def store_spec(path: Path) -> tuple[str, str]:
+    """Validate and store a spec file; returns (mission id, name). Nothing is written if invalid."""
+    from models import migrations
+    from models.access.identity import ensure_user
+    from tasks.missions import create_mission_from_spec
+    from tasks.specs import load_mission_spec
+
+    spec = load_mission_spec(path)
+    migrations.upgrade(None)
+    with session_scope() as session:
+        user = ensure_user(session)
+        mission = create_mission_from_spec(
+            session, spec, user_id=user.id, base_dir=path.parent, metadata={"source": str(path)}
+        )
+        return mission.id, mission.name
+
+
+def progress_table(mission_id: str) -> Table:
+    table = Table(title=None, show_edge=False, pad_edge=False, expand=False)
+    table.add_column("hop / step")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold", max_width=80)
+    with session_scope() as session:
+        mission = session.get(Mission, mission_id)
+        if mission is None:
+            return table
+        table.title = f"mission/{mission.name}  {_styled(mission.status.value)}"
+        hops = session.scalars(
+            sa.select(Hop).where(Hop.mission_id == mission_id).order_by(Hop.sequence_order)
+        )
+        for hop in hops:
+            table.add_row(
+                f"[bold]hop-{hop.sequence_order}:{hop.name}[/]",
+                _styled(hop.status.value),
+                hop.error_message or "",
+            )
+            steps = session.scalars(
+                sa.select(ToolStep).where(ToolStep.hop_id == hop.id).order_by(ToolStep.sequence_order)
+            )
+            for step in steps:
+                detail = step.error_message or ", ".join((step.execution_result or {}).get("outputs", {}))
+                table.add_row(
+                    f"  step-{hop.sequence_order}.{step.sequence_order}:{step.tool_id}",
+                    _styled(step.status.value),
+                    detail,
+                )
+    return table
+
+
+def assets_table(mission_id: str, *, summaries: bool = True) -> Table:
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("asset", "scope", "role", "type", "status", "bytes"):
+        table.add_column(col)
+    if summaries:
+        table.add_column("summary", overflow="fold", max_width=90)
+    with session_scope() as session:
+        hop_ids = list(session.scalars(sa.select(Hop.id).where(Hop.mission_id == mission_id)))
+        assets = list(read_mission_state(session, mission_id).values())
+        if hop_ids:
+            assets += session.scalars(
+                sa.select(Asset).where(Asset.scope_type == AssetScopeType.HOP, Asset.scope_id.in_(hop_ids))
+            ).all()
+        for a in assets:
+            row = [
+                a.name,
+                a.scope_type.value,
+                a.role.value,
+                a.type,
+                _styled(a.status.value),
+                "-" if a.size_bytes is None else f"{a.size_bytes:,}",
+            ]
+            if summaries:
+                row.append(" ".join((a.content_summary or "").split())[:160])
+            table.add_row(*row)
+    return table
+
+
+def run_with_progress(mission_id: str, name: str | None = None) -> Any:
+    """Run mission_flow in this process while a thread redraws hop/step progress from the database."""
+    from flows.mission import run_mission
+
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = run_mission(mission_id, name)
+        except BaseException as exc:
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=target, name="hopflow-mission", daemon=True)
+    worker.start()
+    with Live(progress_table(mission_id), console=console, refresh_per_second=4, transient=False) as live:
+        while not done.wait(0.4):
+            live.update(progress_table(mission_id))
+        live.update(progress_table(mission_id))
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def run_spec(path: Path) -> None:
+    with clear_errors():
+        mission_id, name = store_spec(path)
+    console.print(f"stored mission [bold]{name}[/] ({mission_id}); starting its flow ...")
+    started = time.perf_counter()
+    try:
+        result = run_with_progress(mission_id, name)
+    except Exception as exc:
+        console.print(assets_table(mission_id))
+        raise fail(
+            f"mission {name} ({mission_id}) failed: {exc}\n"
+            f"  resume it with: hopflow missions resume {mission_id}"
+        ) from exc
+    console.print(
+        f"\nmission [bold]{name}[/] {_styled(result.status.value)} in {time.perf_counter() - started:.1f} s "
+        f"({result.hop_count} hops, {result.step_count} steps, "
+        f"{result.prompt_tokens}+{result.completion_tokens} tokens)\n"
+    )
+    console.print(assets_table(mission_id))
+
+
+def run(spec: Path = typer.Argument(..., exists=False, help="Mission spec (YAML or JSON).")) -> None:
+    """Validate SPEC, store it, run it as a Prefect flow with live progress, then show its assets."""
+    settings()
+    run_spec(spec)
+
+
+def demo() -> None:
+    """Run the bundled demo mission (a CSV through pandas tools and the LLM tool to a report)."""
+    cfg = settings()
+    console.print(
+        f"hopflow demo: database {cfg.database_url}, Prefect API "
+        f"{_prefect_api() or 'ephemeral (started in this process)'}"
+    )
+    run_spec(DEMO_SPEC)
+    with session_scope() as session:
+        report = session.scalars(
+            sa.select(Asset).where(Asset.name == "report").order_by(Asset.created_at.desc())
+        ).first()
+        if report is not None:
+            from tasks.assets import load_value
+
+            console.print("\n[bold]report[/]\n")
+            console.print(load_value(report))
+
+
+def _prefect_api() -> str | None:
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
+@missions_app.command("list")
+def list_missions(limit: int = typer.Option(20, help="How many, newest first.")) -> None:
+    """Stored missions, newest first."""
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("id", "name", "status", "hops", "created", "flow run"):
+        table.add_column(col)
+    with clear_errors(), session_scope() as session:
+        rows = session.execute(
+            sa.select(Mission, sa.func.count(Hop.id))
+            .outerjoin(Hop, Hop.mission_id == Mission.id)
+            .group_by(Mission.id)
+            .order_by(Mission.created_at.desc())
+            .limit(limit)
+        ).all()
+        for mission, hops in rows:
+            table.add_row(
+                mission.id,
+                mission.name,
+                _styled(mission.status.value),
+                str(hops),
+                mission.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                mission.flow_run_id or "-",
+            )
+    console.print(table)
+
+
+def _find_mission(session: sa.orm.Session, ref: str) -> Mission:
+    mission = session.get(Mission, ref)
+    if mission is None:
+        matches = session.scalars(
+            sa.select(Mission)
+            .where(sa.or_(Mission.name == ref, Mission.id.startswith(ref)))
+            .order_by(Mission.created_at.desc())
+        ).all()
+        if not matches:
+            raise fail(f"no mission with id or name {ref!r}")
+        mission = matches[0]
+    return mission
+
+
+@missions_app.command("show")
+def show_mission(mission: str = typer.Argument(..., help="Mission id, id prefix or name (newest).")) -> None:
+    """A mission's hops, steps and assets."""
+    with clear_errors(), session_scope() as session:
+        found = _find_mission(session, mission)
+        mission_id, error = found.id, found.error_message
+    console.print(progress_table(mission_id))
+    if error:
+        console.print(f"[red]error:[/] {error}")
+    console.print(assets_table(mission_id))
+
+
+@missions_app.command("resume")
+def resume_mission(mission: str = typer.Argument(..., help="Mission id, id prefix or name.")) -> None:
+    """Run a failed or crashed mission again: completed steps are skipped, nothing is duplicated."""
+    with clear_errors(), session_scope() as session:
+        found = _find_mission(session, mission)
+        mission_id, name = found.id, found.name
+    try:
+        result = run_with_progress(mission_id, name)
+    except Exception as exc:
+        raise fail(f"mission {name} ({mission_id}) failed again: {exc}") from exc
+    console.print(f"mission [bold]{name}[/] {_styled(result.status.value)}")
+    console.print(assets_table(mission_id))
+
+
+@assets_app.command("show")
+def show_assets(
+    mission: str = typer.Argument(..., help="Mission id, id prefix or name (newest)."),
+    content: str | None = typer.Option(None, "--content", help="Print this asset's full content."),
+) -> None:
+    """The mission's assets with their summaries, or one asset's full content."""
+    from tasks.assets import load_value
+
+    with clear_errors(), session_scope() as session:
+        found = _find_mission(session, mission)
+        if content is None:
+            mission_id = found.id
+        else:
+            hop_ids = [h.id for h in found.hops]
+            asset = session.scalars(
+                sa.select(Asset).where(Asset.name == content, Asset.scope_id.in_([found.id, *hop_ids]))
+            ).first()
+            if asset is None:
+                raise fail(f"mission {found.name!r} has no asset named {content!r}")
+            value = load_value(asset)
+            if hasattr(value, "to_string"):
+                console.print(value.to_string())
+            elif isinstance(value, str):
+                console.print(value, markup=False, highlight=False)
+            else:
+                console.print_json(json.dumps(value, default=str))
+            return
+    console.print(assets_table(mission_id))

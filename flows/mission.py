@@ -1,0 +1,97 @@
+"""mission_flow(mission_id): the mission status machine of seed 004 as a Prefect flow, hop after hop.
+
+Only orchestration here: every read and write happens in tasks. Re-running it on a failed or
+crashed mission resumes from the first unfinished step (hopflow's database is the truth).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, tags, task
+from prefect.artifacts import create_table_artifact
+from prefect.runtime import flow_run as runtime_flow_run
+
+from tasks import missions
+from tasks.assets import artifact_key
+from tasks.hops import run_hop
+from tasks.missions import MissionResult, MissionStart, NextHop
+
+
+def _run_name() -> str:
+    mission_id = runtime_flow_run.parameters.get("mission_id", "")
+    try:
+        return f"mission/{missions.read_mission_name(mission_id)}"
+    except Exception:
+        return f"mission/{mission_id}"
+
+
+@task(name="start-mission")
+def start_mission(mission_id: str) -> MissionStart:
+    return missions.start_mission(mission_id, runtime_flow_run.id)
+
+
+@task(name="prepare-next-hop")
+def prepare_next_hop(mission_id: str) -> NextHop | None:
+    return missions.prepare_next_hop(mission_id, runtime_flow_run.id)
+
+
+@task(name="complete-mission")
+def complete_mission(mission_id: str) -> MissionResult:
+    result = missions.complete_mission(mission_id)
+    publish_asset_table(mission_id)
+    return result
+
+
+@task(name="fail-mission")
+def fail_mission(mission_id: str, error: str) -> None:
+    missions.fail_mission(mission_id, error)
+    publish_asset_table(mission_id)
+
+
+def publish_asset_table(mission_id: str) -> None:
+    create_table_artifact(
+        missions.mission_asset_rows(mission_id),
+        key=artifact_key("mission", mission_id[:8], "assets"),
+        description=f"assets of mission {mission_id}",
+    )
+
+
+def _on_cancellation(flow: Any, flow_run: Any, state: Any) -> None:
+    mission_id = flow_run.parameters.get("mission_id")
+    if mission_id:
+        missions.cancel_mission(mission_id, reason=f"flow run {flow_run.id} cancelled")
+
+
+@flow(name="mission", flow_run_name=_run_name, on_cancellation=[_on_cancellation], log_prints=True)
+def mission_flow(mission_id: str) -> MissionResult:
+    """Run (or resume) a stored mission: build the next hop, execute it, until a final hop is done."""
+    with tags("hopflow", f"mission:{mission_id}"):
+        start = start_mission(mission_id)
+        if start.already_finished:
+            return (
+                missions.complete_mission(mission_id) if start.status == "completed" else _result(mission_id)
+            )
+        try:
+            while True:
+                hop = prepare_next_hop(mission_id)
+                if hop is None:
+                    break
+                outcome = run_hop.with_options(task_run_name=hop.run_name)(hop.hop_id)
+                if outcome.is_final:
+                    break
+            return complete_mission(mission_id)
+        except Exception as exc:
+            fail_mission(mission_id, f"{type(exc).__name__}: {exc}")
+            raise
+
+
+def _result(mission_id: str) -> MissionResult:
+    return missions.read_mission_result(mission_id)
+
+
+def run_mission(mission_id: str, name: str | None = None) -> MissionResult:
+    """Call mission_flow with the mission's tags on the flow run itself."""
+    run_tags = ["hopflow", f"mission:{mission_id}"] + ([f"mission-name:{name}"] if name else [])
+    with tags(*run_tags):  # tags active when a flow run is created land on the run itself
+        return mission_flow(mission_id)

@@ -1,0 +1,121 @@
+"""Asset content: inline in the row when small, offloaded under HOPFLOW_DATA when large (DataFrames
+as Parquet, anything else as JSON), always with its summary in the row; and the Prefect artifacts
+that show assets in the UI."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from models.enums import AssetStatus
+from models.orm import Asset
+from models.settings import Settings
+from models.values import describe_type, from_jsonable, summarise, to_jsonable
+
+ARTIFACT_KEY_RE = re.compile(r"[^a-z0-9-]+")
+
+
+def encode_content(value: Any) -> tuple[Any, str, int]:
+    """(jsonable content, its JSON text, its size in bytes)."""
+    jsonable = to_jsonable(value)
+    text = json.dumps(jsonable, ensure_ascii=False, separators=(",", ":"), default=str)
+    return jsonable, text, len(text.encode("utf-8"))
+
+
+def store_value(asset: Asset, value: Any, settings: Settings) -> None:
+    """Put `value` into `asset`: summary always; content inline or under settings.data."""
+    asset.content_summary = summarise(value)
+    if not asset.type or asset.type == "any":
+        asset.type = describe_type(value)
+    offload_dir = Path(settings.data) / "assets" / asset.scope_id
+    if isinstance(value, pd.DataFrame):
+        # Parquet keeps dtypes; only small frames stay inline.
+        jsonable, _, size = encode_content(value) if len(value) <= 200 else (None, "", -1)
+        if 0 <= size <= settings.inline_limit_bytes:
+            _set_inline(asset, jsonable, size)
+            return
+        offload_dir.mkdir(parents=True, exist_ok=True)
+        path = offload_dir / f"{asset.id}.parquet"
+        tmp = path.with_suffix(".parquet.tmp")
+        value.to_parquet(tmp, index=False)
+        tmp.replace(path)
+        _set_ref(asset, path, path.stat().st_size)
+        return
+    jsonable, text, size = encode_content(value)
+    if size <= settings.inline_limit_bytes:
+        _set_inline(asset, jsonable, size)
+        return
+    offload_dir.mkdir(parents=True, exist_ok=True)
+    path = offload_dir / f"{asset.id}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # a crash mid-write never leaves a half file under the real name
+    _set_ref(asset, path, size)
+
+
+def _set_inline(asset: Asset, jsonable: Any, size: int) -> None:
+    asset.content = jsonable
+    asset.content_ref = None
+    asset.size_bytes = size
+
+
+def _set_ref(asset: Asset, path: Path, size: int) -> None:
+    asset.content = None
+    asset.content_ref = str(path.resolve())
+    asset.size_bytes = size
+
+
+def load_value(asset: Asset) -> Any:
+    """The asset's value, read back from the row or from its offloaded file."""
+    if asset.content_ref:
+        path = Path(asset.content_ref)
+        if not path.is_file():
+            raise FileNotFoundError(f"asset {asset.name!r} ({asset.id}): offloaded content {path} is missing")
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        return from_jsonable(json.loads(path.read_text(encoding="utf-8")))
+    return from_jsonable(asset.content)
+
+
+def is_ready(asset: Asset) -> bool:
+    """Ready with its content present: what a resumed mission needs to skip the step that made it."""
+    if asset.status != AssetStatus.READY:
+        return False
+    return not asset.content_ref or Path(asset.content_ref).is_file()
+
+
+def artifact_key(*parts: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    key = "-".join(ARTIFACT_KEY_RE.sub("-", p.lower()).strip("-") for p in parts if p)
+    return re.sub("-{2,}", "-", key)[:120].strip("-")
+
+
+def asset_markdown(asset: Asset) -> str:
+    where = f"offloaded: `{asset.content_ref}`" if asset.content_ref else "inline"
+    summary = (asset.content_summary or "").replace("```", "'''")
+    return (
+        f"### {asset.name}\n\n"
+        f"| | |\n|---|---|\n| type | {asset.type} |\n| role | {asset.role.value} |\n"
+        f"| scope | {asset.scope_type.value} `{asset.scope_id}` |\n| status | {asset.status.value} |\n"
+        f"| size | {asset.size_bytes if asset.size_bytes is not None else '-'} bytes ({where}) |\n\n"
+        f"```\n{summary}\n```\n"
+    )
+
+
+def asset_table_rows(assets: list[Asset]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": a.name,
+            "scope": a.scope_type.value,
+            "role": a.role.value,
+            "type": a.type,
+            "status": a.status.value,
+            "size_bytes": a.size_bytes,
+            "summary": (a.content_summary or "")[:200],
+        }
+        for a in assets
+    ]

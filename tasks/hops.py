@@ -1,0 +1,112 @@
+"""Run one Hop as a Prefect task: its ToolSteps in sequence_order, each a nested task run."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from prefect import task
+from prefect.runtime import task_run as runtime_task_run
+from pydantic import BaseModel
+
+from models.access.status import advance_to
+from models.db import session_scope
+from models.enums import HopStatus, MissionStatus
+from models.orm import Hop, Mission, ToolStep, utcnow
+from tasks.missions import step_run_name
+from tasks.steps import StepOutcome, run_tool_step
+
+
+class StepPlan(BaseModel):
+    step_id: str
+    run_name: str
+    retries: int
+    retry_delay_seconds: float
+    timeout_seconds: float | None
+
+
+class HopOutcome(BaseModel):
+    hop_id: str
+    status: str
+    is_final: bool
+    steps: list[StepOutcome] = []
+
+
+def begin_hop(hop_id: str, task_run_id: str | None) -> tuple[bool, list[StepPlan]]:
+    """executing_hop / executing; returns (already completed, the steps to run)."""
+    with session_scope() as session:
+        hop = session.get(Hop, hop_id)
+        if hop is None:
+            raise LookupError(f"no hop with id {hop_id!r}")
+        mission = session.get(Mission, hop.mission_id)
+        assert mission is not None
+        if hop.status == HopStatus.COMPLETED:
+            return True, []
+        if hop.status == HopStatus.EXECUTING:
+            advance_to(session, hop, HopStatus.READY_TO_EXECUTE, reason="resume after crash")
+        advance_to(session, hop, HopStatus.EXECUTING)
+        advance_to(session, mission, MissionStatus.EXECUTING_HOP)
+        hop.started_at = hop.started_at or utcnow()
+        hop.task_run_id = task_run_id
+        hop.error_message = None
+        steps = session.scalars(
+            sa.select(ToolStep).where(ToolStep.hop_id == hop.id).order_by(ToolStep.sequence_order)
+        )
+        plans = []
+        for step in steps:
+            cfg = step.resource_configs or {}
+            plans.append(
+                StepPlan(
+                    step_id=step.id,
+                    run_name=step_run_name(hop, step),
+                    retries=int(cfg.get("retries") or 0),
+                    retry_delay_seconds=float(cfg.get("retry_delay_seconds") or 0),
+                    timeout_seconds=cfg.get("timeout_seconds"),
+                )
+            )
+        return False, plans
+
+
+def finish_hop(hop_id: str, error: str | None) -> bool:
+    """completed (mission back to ready_for_next_hop unless final) or failed; returns is_final."""
+    with session_scope() as session:
+        hop = session.get(Hop, hop_id)
+        assert hop is not None
+        mission = session.get(Mission, hop.mission_id)
+        assert mission is not None
+        hop.completed_at = utcnow()
+        if error is not None:
+            hop.error_message = error
+            advance_to(session, hop, HopStatus.FAILED, reason=error[:500])
+            return hop.is_final
+        advance_to(session, hop, HopStatus.COMPLETED)
+        if not hop.is_final:
+            advance_to(session, mission, MissionStatus.READY_FOR_NEXT_HOP)
+        return hop.is_final
+
+
+@task(name="hop")
+def run_hop(hop_id: str) -> HopOutcome:
+    try:
+        task_run_id = runtime_task_run.id
+    except Exception:
+        task_run_id = None
+    done, plans = begin_hop(hop_id, task_run_id)
+    if done:
+        with session_scope() as session:
+            hop = session.get(Hop, hop_id)
+            assert hop is not None
+            return HopOutcome(hop_id=hop_id, status="skipped", is_final=hop.is_final)
+    outcomes: list[StepOutcome] = []
+    for plan in plans:
+        step_task = run_tool_step.with_options(
+            task_run_name=plan.run_name,
+            retries=plan.retries,
+            retry_delay_seconds=plan.retry_delay_seconds,
+            timeout_seconds=plan.timeout_seconds,
+        )
+        try:
+            outcomes.append(step_task(plan.step_id))
+        except Exception as exc:
+            finish_hop(hop_id, f"step {plan.run_name} failed: {type(exc).__name__}: {exc}")
+            raise
+    is_final = finish_hop(hop_id, None)
+    return HopOutcome(hop_id=hop_id, status="completed", is_final=is_final, steps=outcomes)

@@ -1,0 +1,454 @@
+"""Missions as rows: store a checked spec (mission, hops, tool steps, assets with mappings by id), and
+the units of work mission_flow runs between hops: start or resume, build the next hop, finish, fail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+import yaml
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from models.access.assets import create_asset, read_mission_state
+from models.access.status import advance_to, record_event
+from models.db import session_scope
+from models.enums import AssetRole, AssetScopeType, AssetStatus, HopStatus, MissionStatus, ToolExecutionStatus
+from models.orm import Asset, Hop, Mission, ToolStep, utcnow
+from models.schemas.specs import AssetRef, HopSpec, InputAssetSpec, MissionSpec
+from models.settings import Settings, get_settings
+from tasks.assets import asset_table_rows, store_value
+from tasks.specs import AssetCatalog, SpecError, SpecIssue, check_hop, check_mission_spec
+from tasks.tools import ToolContext, get_tool
+from tasks.tools.registry import asset_type_of
+
+
+class MissionNotFound(LookupError):
+    def __init__(self, mission_id: str) -> None:
+        super().__init__(f"no mission with id {mission_id!r}")
+
+
+class MissionStart(BaseModel):
+    mission_id: str
+    name: str
+    status: MissionStatus
+    resumed: bool
+    already_finished: bool
+
+
+class NextHop(BaseModel):
+    hop_id: str
+    sequence_order: int
+    name: str
+    run_name: str
+    is_final: bool
+
+
+class MissionResult(BaseModel):
+    mission_id: str
+    name: str
+    status: MissionStatus
+    outputs: dict[str, str]
+    hop_count: int
+    step_count: int
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+# --- storing a spec ------------------------------------------------------------------------------
+def read_input_value(item: InputAssetSpec, base_dir: Path | None) -> Any:
+    if item.file is None:
+        if item.type == "table" and isinstance(item.content, list):
+            return pd.DataFrame(item.content)
+        return item.content
+    path = Path(item.file) if base_dir is None else base_dir / item.file
+    suffix = path.suffix.lower()
+    if item.type == "table":
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix == ".json":
+            return pd.read_json(path)
+        return pd.read_csv(path)
+    if item.type == "bytes":
+        return path.read_bytes()
+    if item.type == "json":
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+    return path.read_text(encoding="utf-8")
+
+
+def create_mission_from_spec(
+    session: Session,
+    spec: MissionSpec,
+    *,
+    user_id: int,
+    base_dir: Path | None = None,
+    settings: Settings | None = None,
+    agent_configuration_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Mission:
+    """Check the spec, then write the mission, its inputs, hops, steps and pending assets.
+
+    Raises SpecError before anything is added to the session when the spec has problems.
+    """
+    issues = check_mission_spec(spec, base_dir=base_dir)
+    if issues:
+        raise SpecError(issues)
+    settings = settings or get_settings()
+    input_values = {item.name: read_input_value(item, base_dir) for item in spec.inputs}
+    mission_metadata: dict[str, Any] = {**spec.metadata, **(metadata or {})}
+    if spec.planner is not None:
+        mission_metadata["planner"] = spec.planner.model_dump(mode="json")
+    mission = Mission(
+        user_id=user_id,
+        name=spec.name,
+        description=spec.description,
+        goal=spec.goal,
+        success_criteria=spec.success_criteria,
+        mission_metadata=mission_metadata,
+        agent_configuration_id=agent_configuration_id,
+    )
+    session.add(mission)
+    session.flush()
+    for item in spec.inputs:
+        asset = create_asset(
+            session,
+            user_id=user_id,
+            scope_type=AssetScopeType.MISSION,
+            scope_id=mission.id,
+            name=item.name,
+            type=item.type,
+            role=AssetRole.INPUT,
+            status=AssetStatus.READY,
+            description=item.description,
+        )
+        store_value(asset, input_values[item.name], settings)
+    for order, hop_spec in enumerate(spec.hops, start=1):
+        add_hop(
+            session,
+            mission,
+            hop_spec,
+            order,
+            is_final=hop_spec.is_final or (spec.planner is None and order == len(spec.hops)),
+        )
+    record_event(
+        session,
+        action="mission_created",
+        subject_type="missions",
+        subject_id=mission.id,
+        after={"name": mission.name, "hops": len(spec.hops), "inputs": len(spec.inputs)},
+    )
+    session.flush()
+    return mission
+
+
+def add_hop(session: Session, mission: Mission, hop_spec: HopSpec, order: int, *, is_final: bool) -> Hop:
+    """Write one hop with its steps; mappings reference assets by id, output assets start pending."""
+    hop = Hop(
+        mission_id=mission.id,
+        user_id=mission.user_id,
+        sequence_order=order,
+        name=hop_spec.name,
+        description=hop_spec.description,
+        goal=hop_spec.goal,
+        rationale=hop_spec.rationale,
+        success_criteria=hop_spec.success_criteria,
+        is_final=is_final,
+    )
+    session.add(hop)
+    session.flush()
+    mission_assets = {a.name: a for a in read_mission_state(session, mission.id).values()}
+    hop_assets: dict[str, Asset] = {}
+    for s_order, step_spec in enumerate(hop_spec.steps, start=1):
+        tool = get_tool(step_spec.tool)
+        parameter_mapping: dict[str, Any] = {}
+        for param, source in step_spec.parameter_mapping.items():
+            if isinstance(source, AssetRef):
+                pool = mission_assets if source.scope == AssetScopeType.MISSION else hop_assets
+                ref = pool[source.asset]
+                parameter_mapping[param] = {
+                    "type": "asset",
+                    "asset_id": ref.id,
+                    "asset": ref.name,
+                    "scope": source.scope.value,
+                }
+            else:
+                parameter_mapping[param] = {"type": "literal", "value": source.literal}
+        step = ToolStep(
+            hop_id=hop.id,
+            user_id=mission.user_id,
+            tool_id=tool.id,
+            sequence_order=s_order,
+            name=step_spec.name or tool.id,
+            description=step_spec.description,
+            parameter_mapping=parameter_mapping,
+            resource_configs={
+                "retries": tool.retries,
+                "retry_delay_seconds": tool.retry_delay_seconds,
+                "timeout_seconds": tool.timeout_seconds,
+            },
+        )
+        session.add(step)
+        session.flush()
+        outputs = tool.output_fields()
+        result_mapping: dict[str, Any] = {}
+        for out_field, target in step_spec.result_mapping.items():
+            scope_id = mission.id if target.scope == AssetScopeType.MISSION else hop.id
+            asset = create_asset(
+                session,
+                user_id=mission.user_id,
+                scope_type=target.scope,
+                scope_id=scope_id,
+                name=target.asset,
+                type=asset_type_of(outputs[out_field]),
+                role=target.role,
+                status=AssetStatus.PENDING,
+                description=target.description,
+            )
+            asset.produced_by_step_id = step.id
+            (mission_assets if target.scope == AssetScopeType.MISSION else hop_assets)[asset.name] = asset
+            result_mapping[out_field] = {
+                "asset_id": asset.id,
+                "asset": asset.name,
+                "scope": target.scope.value,
+                "role": target.role.value,
+            }
+        step.result_mapping = result_mapping
+    return hop
+
+
+def hop_run_name(hop: Hop) -> str:
+    return f"hop-{hop.sequence_order}:{hop.name}"
+
+
+def step_run_name(hop: Hop, step: ToolStep) -> str:
+    return f"step-{hop.sequence_order}.{step.sequence_order}:{step.tool_id}"
+
+
+# --- the units of work of mission_flow -------------------------------------------------------------
+def _mission(session: Session, mission_id: str) -> Mission:
+    mission = session.get(Mission, mission_id)
+    if mission is None:
+        raise MissionNotFound(mission_id)
+    return mission
+
+
+def read_mission_name(mission_id: str) -> str:
+    with session_scope() as session:
+        return _mission(session, mission_id).name
+
+
+def start_mission(mission_id: str, flow_run_id: str | None) -> MissionStart:
+    """Start, or resume a failed or crashed mission: it goes (back) to ready_for_next_hop."""
+    with session_scope() as session:
+        mission = _mission(session, mission_id)
+        if mission.status in (MissionStatus.COMPLETED, MissionStatus.CANCELLED):
+            return MissionStart(
+                mission_id=mission.id,
+                name=mission.name,
+                status=mission.status,
+                resumed=False,
+                already_finished=True,
+            )
+        resumed = mission.status != MissionStatus.PROPOSED
+        advance_to(
+            session, mission, MissionStatus.READY_FOR_NEXT_HOP, reason="resume" if resumed else "start"
+        )
+        mission.flow_run_id = flow_run_id
+        mission.started_at = mission.started_at or utcnow()
+        mission.error_message = None
+        return MissionStart(
+            mission_id=mission.id,
+            name=mission.name,
+            status=mission.status,
+            resumed=resumed,
+            already_finished=False,
+        )
+
+
+def prepare_next_hop(mission_id: str, flow_run_id: str | None = None) -> NextHop | None:
+    """building_hop: the first unfinished hop, or a new one from the planner; None when all are done."""
+    with session_scope() as session:
+        mission = _mission(session, mission_id)
+        advance_to(session, mission, MissionStatus.BUILDING_HOP)
+        hops = list(
+            session.scalars(sa.select(Hop).where(Hop.mission_id == mission.id).order_by(Hop.sequence_order))
+        )
+        hop = next((h for h in hops if h.status != HopStatus.COMPLETED), None)
+        if hop is None and not any(h.is_final for h in hops):
+            hop = _plan_hop(session, mission, hops, flow_run_id)
+        if hop is None:
+            advance_to(session, mission, MissionStatus.READY_FOR_NEXT_HOP, reason="no hop left")
+            return None
+        if hop.status in (HopStatus.PROPOSED, HopStatus.READY_TO_RESOLVE):
+            advance_to(session, hop, HopStatus.READY_TO_RESOLVE)
+            _resolve_hop(session, hop)
+            advance_to(session, hop, HopStatus.READY_TO_EXECUTE)
+            hop.is_resolved = True
+        mission.current_hop_id = hop.id
+        advance_to(session, mission, MissionStatus.HOP_READY_TO_EXECUTE)
+        return NextHop(
+            hop_id=hop.id,
+            sequence_order=hop.sequence_order,
+            name=hop.name,
+            run_name=hop_run_name(hop),
+            is_final=hop.is_final,
+        )
+
+
+def _resolve_hop(session: Session, hop: Hop) -> None:
+    """ready_to_resolve -> ready_to_execute: every step's configuration is known."""
+    for step in hop.tool_steps:
+        if step.status == ToolExecutionStatus.PROPOSED:
+            advance_to(session, step, ToolExecutionStatus.READY_TO_CONFIGURE)
+
+
+def _plan_hop(session: Session, mission: Mission, hops: list[Hop], flow_run_id: str | None) -> Hop | None:
+    planner = (mission.mission_metadata or {}).get("planner")
+    if not planner:
+        return None
+    if len(hops) >= int(planner.get("max_hops", 10)):
+        raise RuntimeError(
+            f"mission {mission.name!r}: planner {planner['tool']!r} reached "
+            f"max_hops={planner.get('max_hops')} "
+            "without proposing a final hop"
+        )
+    tool = get_tool(planner["tool"])
+    state = mission_state_for_planner(session, mission, hops)
+    params = {k: v["literal"] for k, v in planner.get("parameter_mapping", {}).items()}
+    ctx = ToolContext.from_settings(mission_id=mission.id, flow_run_id=flow_run_id)
+    output = tool.run({**params, "state": state}, ctx)
+    proposed = output.hop
+    if proposed is None:
+        return None
+    try:
+        hop_spec = HopSpec.model_validate(proposed)
+    except Exception as exc:
+        raise SpecError(
+            [SpecIssue(("planner", "hop"), f"planner {tool.id!r} proposed an invalid hop: {exc}")]
+        ) from exc
+    catalog = AssetCatalog(mission={a.name: a.type for a in read_mission_state(session, mission.id).values()})
+    issues = check_hop(hop_spec, ("planner", "hop"), catalog)
+    if issues:
+        raise SpecError(issues, f"planner {tool.id!r}")
+    order = (hops[-1].sequence_order if hops else 0) + 1
+    hop = add_hop(session, mission, hop_spec, order, is_final=hop_spec.is_final)
+    record_event(
+        session,
+        action="hop_planned",
+        subject_type="hops",
+        subject_id=hop.id,
+        after={"planner": tool.id, "name": hop.name, "sequence_order": order},
+    )
+    session.flush()
+    session.refresh(hop)
+    return hop
+
+
+def mission_state_for_planner(session: Session, mission: Mission, hops: list[Hop]) -> dict[str, Any]:
+    """What a planner sees: goal, assets by name (type, status, summary), hops so far."""
+    return {
+        "mission": {
+            "id": mission.id,
+            "name": mission.name,
+            "goal": mission.goal,
+            "success_criteria": mission.success_criteria or [],
+        },
+        "assets": {
+            a.name: {
+                "type": a.type,
+                "role": a.role.value,
+                "status": a.status.value,
+                "summary": a.content_summary,
+            }
+            for a in read_mission_state(session, mission.id).values()
+        },
+        "hops": [{"name": h.name, "status": h.status.value, "is_final": h.is_final} for h in hops],
+    }
+
+
+def complete_mission(mission_id: str) -> MissionResult:
+    with session_scope() as session:
+        mission = _mission(session, mission_id)
+        if mission.status != MissionStatus.COMPLETED:
+            advance_to(session, mission, MissionStatus.COMPLETED)
+            mission.completed_at = utcnow()
+        return mission_result(session, mission)
+
+
+def mission_result(session: Session, mission: Mission) -> MissionResult:
+    from models.orm import LLMCall
+
+    state = read_mission_state(session, mission.id)
+    steps = session.scalar(
+        sa.select(sa.func.count()).select_from(ToolStep).join(Hop).where(Hop.mission_id == mission.id)
+    )
+    tokens = session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(LLMCall.prompt_tokens), 0),
+            sa.func.coalesce(sa.func.sum(LLMCall.completion_tokens), 0),
+        ).where(LLMCall.mission_id == mission.id)
+    ).one()
+    return MissionResult(
+        mission_id=mission.id,
+        name=mission.name,
+        status=mission.status,
+        outputs={a.name: a.content_summary or "" for a in state.values() if a.role == AssetRole.OUTPUT},
+        hop_count=len(mission.hops),
+        step_count=int(steps or 0),
+        prompt_tokens=int(tokens[0]),
+        completion_tokens=int(tokens[1]),
+    )
+
+
+def fail_mission(mission_id: str, error: str) -> None:
+    with session_scope() as session:
+        mission = _mission(session, mission_id)
+        if mission.status in (MissionStatus.FAILED, MissionStatus.COMPLETED, MissionStatus.CANCELLED):
+            return
+        advance_to(session, mission, MissionStatus.FAILED, reason=error[:500])
+        mission.error_message = error
+        mission.completed_at = utcnow()
+
+
+def cancel_mission(mission_id: str, reason: str = "cancelled") -> None:
+    """Cancel the mission and everything in it that has not finished."""
+    with session_scope() as session:
+        mission = _mission(session, mission_id)
+        for hop in mission.hops:
+            for step in hop.tool_steps:
+                if step.status not in (
+                    ToolExecutionStatus.COMPLETED,
+                    ToolExecutionStatus.FAILED,
+                    ToolExecutionStatus.CANCELLED,
+                ):
+                    advance_to(session, step, ToolExecutionStatus.CANCELLED, reason=reason)
+            if hop.status not in (HopStatus.COMPLETED, HopStatus.FAILED, HopStatus.CANCELLED):
+                advance_to(session, hop, HopStatus.CANCELLED, reason=reason)
+        if mission.status not in (MissionStatus.COMPLETED, MissionStatus.FAILED, MissionStatus.CANCELLED):
+            advance_to(session, mission, MissionStatus.CANCELLED, reason=reason)
+            mission.completed_at = utcnow()
+
+
+def read_mission_result(mission_id: str) -> MissionResult:
+    with session_scope() as session:
+        return mission_result(session, _mission(session, mission_id))
+
+
+def mission_asset_rows(mission_id: str) -> list[dict[str, Any]]:
+    """Every asset of the mission, mission- and hop-scoped, as rows for the UI's table artifact."""
+    with session_scope() as session:
+        hop_ids = list(session.scalars(sa.select(Hop.id).where(Hop.mission_id == mission_id)))
+        assets = list(read_mission_state(session, mission_id).values())
+        if hop_ids:
+            assets += list(
+                session.scalars(
+                    sa.select(Asset)
+                    .where(Asset.scope_type == AssetScopeType.HOP, Asset.scope_id.in_(hop_ids))
+                    .order_by(Asset.created_at)
+                )
+            )
+        return asset_table_rows(assets)
