@@ -12,6 +12,7 @@ from prefect import flow, tags, task
 from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run as runtime_flow_run
 
+from flows.mirror import mirror_hooks
 from tasks import missions
 from tasks.assets import artifact_key
 from tasks.hops import run_hop
@@ -63,7 +64,12 @@ def _on_cancellation(flow: Any, flow_run: Any, state: Any) -> None:
         missions.cancel_mission(mission_id, reason=f"flow run {flow_run.id} cancelled")
 
 
-@flow(name="mission", flow_run_name=_run_name, on_cancellation=[_on_cancellation], log_prints=True)
+@flow(
+    name="mission",
+    flow_run_name=_run_name,
+    log_prints=True,
+    **mirror_hooks(on_cancellation=[_on_cancellation]),
+)
 def mission_flow(mission_id: str) -> MissionResult:
     """Run (or resume) a stored mission: build the next hop, execute it, until a final hop is done."""
     with tags("hopflow", f"mission:{mission_id}"):

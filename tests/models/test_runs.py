@@ -1,0 +1,58 @@
+"""The run log merge: racing writers leave one correct row; terminal states are never undone."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from models.access.runs import upsert_run_log
+from models.db import session_scope
+from models.enums import RunStatus
+from models.orm import AgentRunLog
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def test_late_running_does_not_undo_a_terminal_status(session: Session) -> None:
+    run_id = str(uuid.uuid4())
+    upsert_run_log(session, run_id, prefect_state="COMPLETED", start_time=T0, end_time=T0 + timedelta(seconds=3))
+    row = upsert_run_log(session, run_id, prefect_state="RUNNING", start_time=T0, output_preview="hi")
+    session.commit()
+    assert row.status == RunStatus.SUCCESS and row.prefect_state == "COMPLETED"
+    assert row.duration_ms == 3000
+    assert row.output_preview == "hi"
+
+
+def test_unknown_value_never_erases_a_known_one(session: Session) -> None:
+    run_id = str(uuid.uuid4())
+    upsert_run_log(session, run_id, prefect_state="RUNNING", error_message=None, step_count=3)
+    row = upsert_run_log(session, run_id, prefect_state="FAILED", error_message="boom")
+    row = upsert_run_log(session, run_id, step_count=None, error_message=None)
+    session.commit()
+    assert (row.status, row.error_message, row.step_count) == (RunStatus.ERROR, "boom", 3)
+
+
+def test_concurrent_writers_leave_one_row(db_url: str) -> None:
+    run_id = str(uuid.uuid4())
+    errors: list[BaseException] = []
+
+    def writer(state: str) -> None:
+        try:
+            with session_scope(db_url) as s:
+                upsert_run_log(s, run_id, prefect_state=state, start_time=T0)
+        except BaseException as exc:  # collected: a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(st,)) for st in ["RUNNING", "COMPLETED"] * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with session_scope(db_url) as s:
+        rows = s.scalars(sa.select(AgentRunLog).where(AgentRunLog.run_id == run_id)).all()
+        assert len(rows) == 1 and rows[0].status == RunStatus.SUCCESS
