@@ -23,8 +23,13 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(missions.missions_app, name="missions")
 app.add_typer(missions.assets_app, name="assets")
+app.add_typer(agents.agents_app, name="agents")
+app.add_typer(runs.runs_app, name="runs")
+app.add_typer(runs.directives_app, name="directives")
 app.command()(missions.run)
 app.command()(missions.demo)
+# Top-level agent commands (serve, deploy, trigger, webhooks) register themselves on `app` here.
+agents.register(app)
 
 
 @app.command()

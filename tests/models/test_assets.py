@@ -36,12 +36,30 @@ def _mission_with_assets(session: Session) -> tuple[Mission, Hop]:
         ("data", AssetRole.INPUT),
         ("answer", AssetRole.OUTPUT),
     ]:
-        create_asset(session, user_id=user.id, scope_type=AssetScopeType.MISSION, scope_id=mission.id,
-                     name=name, type="text", role=role, content_summary=name)  # fmt: skip
-    for name, role in [("draft", AssetRole.INTERMEDIATE), ("notes", AssetRole.INTERMEDIATE),
-                       ("hop_in", AssetRole.INPUT)]:  # fmt: skip
-        create_asset(session, user_id=user.id, scope_type=AssetScopeType.HOP, scope_id=hop.id,
-                     name=name, type="text", role=role)  # fmt: skip
+        create_asset(
+            session,
+            user_id=user.id,
+            scope_type=AssetScopeType.MISSION,
+            scope_id=mission.id,
+            name=name,
+            type="text",
+            role=role,
+            content_summary=name,
+        )
+    for name, role in [
+        ("draft", AssetRole.INTERMEDIATE),
+        ("notes", AssetRole.INTERMEDIATE),
+        ("hop_in", AssetRole.INPUT),
+    ]:
+        create_asset(
+            session,
+            user_id=user.id,
+            scope_type=AssetScopeType.HOP,
+            scope_id=hop.id,
+            name=name,
+            type="text",
+            role=role,
+        )
     session.commit()
     return mission, hop
 
@@ -60,16 +78,30 @@ def test_second_asset_with_same_name_in_scope_is_refused_and_nothing_changes(ses
     mission, _ = _mission_with_assets(session)
     before = session.scalar(sa.select(sa.func.count()).select_from(Asset))
     with pytest.raises(DuplicateAssetError, match=f"'question' already exists in mission {mission.id}"):
-        create_asset(session, user_id=mission.user_id, scope_type=AssetScopeType.MISSION,
-                     scope_id=mission.id, name="question", type="text", role=AssetRole.OUTPUT)  # fmt: skip
+        create_asset(
+            session,
+            user_id=mission.user_id,
+            scope_type=AssetScopeType.MISSION,
+            scope_id=mission.id,
+            name="question",
+            type="text",
+            role=AssetRole.OUTPUT,
+        )
     session.rollback()
     assert session.scalar(sa.select(sa.func.count()).select_from(Asset)) == before
 
 
 def test_same_name_in_another_scope_is_fine(session: Session) -> None:
     mission, hop = _mission_with_assets(session)
-    create_asset(session, user_id=mission.user_id, scope_type=AssetScopeType.HOP, scope_id=hop.id,
-                 name="question", type="text", role=AssetRole.INPUT)  # fmt: skip
+    create_asset(
+        session,
+        user_id=mission.user_id,
+        scope_type=AssetScopeType.HOP,
+        scope_id=hop.id,
+        name="question",
+        type="text",
+        role=AssetRole.INPUT,
+    )
     session.commit()
 
 

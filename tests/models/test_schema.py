@@ -14,12 +14,35 @@ from models.enums import AssetRole, AssetScopeType, MissionStatus
 from models.orm import Asset, Entity, InboxEvent, Mission
 
 ARCHITECTURE_TABLES = {
-    "users", "workspaces", "entities", "missions", "hops", "tool_steps", "assets",
-    "agent_definitions", "agent_configurations", "playbooks", "directives", "agent_run_logs",
-    "llm_calls", "run_artifacts", "agent_consciousness", "inbox_events", "memory_contexts",
-    "projects", "plans", "plan_tasks", "thought_logs", "faults", "reflections", "events",
-    "tags", "taggings", "tool_allowlist", "container_inventory",
-}  # fmt: skip
+    "users",
+    "workspaces",
+    "entities",
+    "missions",
+    "hops",
+    "tool_steps",
+    "assets",
+    "agent_definitions",
+    "agent_configurations",
+    "playbooks",
+    "directives",
+    "agent_run_logs",
+    "llm_calls",
+    "run_artifacts",
+    "agent_consciousness",
+    "inbox_events",
+    "memory_contexts",
+    "projects",
+    "plans",
+    "plan_tasks",
+    "thought_logs",
+    "faults",
+    "reflections",
+    "events",
+    "tags",
+    "taggings",
+    "tool_allowlist",
+    "container_inventory",
+}
 
 
 def test_every_architecture_table_exists_after_upgrade(db_url: str) -> None:

@@ -24,9 +24,16 @@ from models.orm import Event, Mission
 M = MissionStatus
 
 MISSION_HAPPY_PATH = [
-    M.READY_FOR_NEXT_HOP, M.BUILDING_HOP, M.HOP_READY_TO_EXECUTE, M.EXECUTING_HOP,
-    M.READY_FOR_NEXT_HOP, M.BUILDING_HOP, M.HOP_READY_TO_EXECUTE, M.EXECUTING_HOP, M.COMPLETED,
-]  # fmt: skip
+    M.READY_FOR_NEXT_HOP,
+    M.BUILDING_HOP,
+    M.HOP_READY_TO_EXECUTE,
+    M.EXECUTING_HOP,
+    M.READY_FOR_NEXT_HOP,
+    M.BUILDING_HOP,
+    M.HOP_READY_TO_EXECUTE,
+    M.EXECUTING_HOP,
+    M.COMPLETED,
+]
 
 
 def test_mission_walks_the_seed_flow_and_every_move_is_an_event(session: Session) -> None:
@@ -76,13 +83,21 @@ def test_every_non_terminal_state_can_fail_or_be_cancelled(enum: type) -> None:
 
 def test_hop_and_step_flows_match_seed_004() -> None:
     H, T = HopStatus, ToolExecutionStatus
-    for a, b in [(H.PROPOSED, H.READY_TO_RESOLVE), (H.READY_TO_RESOLVE, H.READY_TO_EXECUTE),
-                 (H.READY_TO_EXECUTE, H.EXECUTING), (H.EXECUTING, H.COMPLETED)]:  # fmt: skip
+    for a, b in [
+        (H.PROPOSED, H.READY_TO_RESOLVE),
+        (H.READY_TO_RESOLVE, H.READY_TO_EXECUTE),
+        (H.READY_TO_EXECUTE, H.EXECUTING),
+        (H.EXECUTING, H.COMPLETED),
+    ]:
         assert can_transition(a, b)
     assert not can_transition(H.PROPOSED, H.EXECUTING)
     assert not can_transition(H.COMPLETED, H.EXECUTING)
-    for a2, b2 in [(T.PROPOSED, T.READY_TO_CONFIGURE), (T.READY_TO_CONFIGURE, T.READY_TO_EXECUTE),
-                   (T.READY_TO_EXECUTE, T.EXECUTING), (T.EXECUTING, T.COMPLETED)]:  # fmt: skip
+    for a2, b2 in [
+        (T.PROPOSED, T.READY_TO_CONFIGURE),
+        (T.READY_TO_CONFIGURE, T.READY_TO_EXECUTE),
+        (T.READY_TO_EXECUTE, T.EXECUTING),
+        (T.EXECUTING, T.COMPLETED),
+    ]:
         assert can_transition(a2, b2)
     assert not can_transition(T.PROPOSED, T.COMPLETED)
 
