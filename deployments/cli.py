@@ -11,7 +11,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import typer
 
-from deployments.commands import db, missions
+from deployments.commands import agents, db, missions, runs
 from deployments.commands.common import console, settings
 
 app = typer.Typer(
