@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, tags, task
+from prefect import flow, get_client, task
 from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run as runtime_flow_run
 
 from flows.mirror import mirror_hooks
 from tasks import missions
+from tasks.artifacts import publisher
 from tasks.assets import artifact_key
 from tasks.hops import run_hop
 from tasks.missions import MissionResult, MissionStart, NextHop
@@ -29,7 +30,19 @@ def _run_name() -> str:
 
 @task(name="start-mission")
 def start_mission(mission_id: str) -> MissionStart:
-    return missions.start_mission(mission_id, runtime_flow_run.id)
+    start = missions.start_mission(mission_id, runtime_flow_run.id)
+    tag_flow_run(mission_id, start.name)
+    return start
+
+
+def tag_flow_run(mission_id: str, name: str) -> None:
+    """Tags on the flow run only: a tagged *task* run costs a concurrency-slot API call each."""
+    flow_run_id = runtime_flow_run.id
+    if flow_run_id is None:
+        return
+    run_tags = sorted({*runtime_flow_run.tags, "hopflow", f"mission:{mission_id}", f"mission-name:{name}"})
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(flow_run_id=flow_run_id, tags=run_tags)
 
 
 @task(name="prepare-next-hop")
@@ -51,6 +64,8 @@ def fail_mission(mission_id: str, error: str) -> None:
 
 
 def publish_asset_table(mission_id: str) -> None:
+    # The per-asset artifacts were posted in the background; they are all in before the table.
+    publisher.flush()
     create_table_artifact(
         missions.mission_asset_rows(mission_id),
         key=artifact_key("mission", mission_id[:8], "assets"),
@@ -72,32 +87,27 @@ def _on_cancellation(flow: Any, flow_run: Any, state: Any) -> None:
 )
 def mission_flow(mission_id: str) -> MissionResult:
     """Run (or resume) a stored mission: build the next hop, execute it, until a final hop is done."""
-    with tags("hopflow", f"mission:{mission_id}"):
-        start = start_mission(mission_id)
-        if start.already_finished:
-            return (
-                missions.complete_mission(mission_id) if start.status == "completed" else _result(mission_id)
-            )
-        try:
-            while True:
-                hop = prepare_next_hop(mission_id)
-                if hop is None:
-                    break
-                outcome = run_hop.with_options(task_run_name=hop.run_name)(hop.hop_id)
-                if outcome.is_final:
-                    break
-            return complete_mission(mission_id)
-        except Exception as exc:
-            fail_mission(mission_id, f"{type(exc).__name__}: {exc}")
-            raise
+    start = start_mission(mission_id)
+    if start.already_finished:
+        return _result(mission_id)
+    try:
+        while True:
+            hop = prepare_next_hop(mission_id)
+            if hop is None:
+                break
+            outcome = run_hop.with_options(task_run_name=hop.run_name)(hop.hop_id)
+            if outcome.is_final:
+                break
+        return complete_mission(mission_id)
+    except Exception as exc:
+        fail_mission(mission_id, f"{type(exc).__name__}: {exc}")
+        raise
 
 
 def _result(mission_id: str) -> MissionResult:
     return missions.read_mission_result(mission_id)
 
 
-def run_mission(mission_id: str, name: str | None = None) -> MissionResult:
-    """Call mission_flow with the mission's tags on the flow run itself."""
-    run_tags = ["hopflow", f"mission:{mission_id}"] + ([f"mission-name:{name}"] if name else [])
-    with tags(*run_tags):  # tags active when a flow run is created land on the run itself
-        return mission_flow(mission_id)
+def run_mission(mission_id: str) -> MissionResult:
+    """Run a stored mission in this process (its flow run tags itself with the mission's id and name)."""
+    return mission_flow(mission_id)

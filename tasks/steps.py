@@ -9,7 +9,6 @@ import logging
 from typing import Any
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run as runtime_flow_run
 from prefect.runtime import task_run as runtime_task_run
 from pydantic import BaseModel
@@ -21,6 +20,7 @@ from models.enums import AssetStatus, FaultSeverity, ToolExecutionStatus
 from models.orm import Asset, Fault, Hop, LLMCall, ToolStep, utcnow
 from models.secrets import resolve_env_refs, scrub, secret_values
 from models.settings import PromptStorage, Settings, get_settings
+from tasks.artifacts import publisher
 from tasks.assets import artifact_key, asset_markdown, is_ready, load_value, store_value
 from tasks.llm import LLMCallRecord, redact_prompt
 from tasks.tools import ToolContext, get_tool
@@ -141,11 +141,15 @@ def complete_step(
         session.flush()
         markdown = [(a.name, a.scope_id, asset_markdown(a)) for a in written]
         mission_id = hop.mission_id
+    _, task_run_id = _current_ids()
     for name, _scope, body in markdown:
-        create_markdown_artifact(
-            body,
+        publisher.submit(
             key=artifact_key("asset", mission_id[:8], name),
+            type="markdown",
+            data=body,
             description=f"asset {name} of mission {mission_id}",
+            flow_run_id=flow_run_id,
+            task_run_id=task_run_id,
         )
     return StepOutcome(
         step_id=step_id,

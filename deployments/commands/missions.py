@@ -119,7 +119,7 @@ def assets_table(mission_id: str, *, summaries: bool = True) -> Table:
     return table
 
 
-def run_with_progress(mission_id: str, name: str | None = None) -> Any:
+def run_with_progress(mission_id: str) -> Any:
     """Run mission_flow in this process while a thread redraws hop/step progress from the database."""
     from flows.mission import run_mission
 
@@ -128,7 +128,7 @@ def run_with_progress(mission_id: str, name: str | None = None) -> Any:
 
     def target() -> None:
         try:
-            outcome["result"] = run_mission(mission_id, name)
+            outcome["result"] = run_mission(mission_id)
         except BaseException as exc:
             outcome["error"] = exc
         finally:
@@ -152,7 +152,7 @@ def run_spec(path: Path) -> None:
     console.print(f"stored mission [bold]{name}[/] ({mission_id}); starting its flow ...")
     started = time.perf_counter()
     try:
-        result = run_with_progress(mission_id, name)
+        result = run_with_progress(mission_id)
     except Exception as exc:
         console.print(assets_table(mission_id))
         raise fail(
@@ -257,7 +257,7 @@ def resume_mission(mission: str = typer.Argument(..., help="Mission id, id prefi
         found = _find_mission(session, mission)
         mission_id, name = found.id, found.name
     try:
-        result = run_with_progress(mission_id, name)
+        result = run_with_progress(mission_id)
     except Exception as exc:
         raise fail(f"mission {name} ({mission_id}) failed again: {exc}") from exc
     console.print(f"mission [bold]{name}[/] {_styled(result.status.value)}")

@@ -83,7 +83,7 @@ def words_spec(**extra: Any) -> dict[str, Any]:
 
 def test_mission_runs_hops_and_steps_as_named_task_runs_with_assets(hopflow_env: str) -> None:
     mission_id = store(words_spec())
-    result = run_mission(mission_id, "words")
+    result = run_mission(mission_id)
     assert result.status == MissionStatus.COMPLETED
     assert result.outputs == {"word_count": "5", "sentences": '["one two three","four five."]'}
 
@@ -337,7 +337,8 @@ def test_sigkill_mid_step_then_resume_redoes_only_the_step_in_flight(
             time.sleep(0.2)
         assert sleeping is not None, "the mission never reached its sleeping step"
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
 
     with session_scope() as session:

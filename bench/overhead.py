@@ -1,0 +1,265 @@
+"""Orchestration overhead per ToolStep: a hopflow mission of N no-op steps against a bare Prefect
+flow of N no-op tasks doing the same work, on one Prefect API, in one run.
+
+    python bench/overhead.py [--sizes 10,100,500] [--repeats 3] [--backends sqlite,postgresql]
+
+Prints, per backend and N: median wall time of each flow call, per-step cost, and the ratio
+(hopflow / bare). Also the marginal per-step cost (slope over N), which leaves out the fixed
+per-flow cost both share. Uses PREFECT_API_URL if set, else Prefect's ephemeral API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+import sqlalchemy as sa
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+PG_URL = os.environ.get("HOPFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@task(name="bare-noop")
+def bare_noop(value: Any) -> Any:
+    return value
+
+
+@flow(name="bare-noops")
+def bare_flow(n: int, persist: bool = False) -> int:
+    # persist=True: the task keeps its result durably too (Prefect's own result storage), which is
+    # closer to what a hopflow step does with its asset row.
+    noop = bare_noop.with_options(persist_result=True, cache_policy=NO_CACHE) if persist else bare_noop
+    for i in range(n):
+        noop.with_options(task_run_name=f"noop-{i}")(i)
+    return n
+
+
+def mission_spec(n: int) -> dict[str, Any]:
+    steps = [
+        {
+            "tool": "noop.echo",
+            "parameter_mapping": {"value": {"literal": i}},
+            "result_mapping": {"value": {"asset": f"out_{i}"}},
+        }
+        for i in range(n)
+    ]
+    return {"name": f"bench-{n}", "hops": [{"name": "noops", "steps": steps}]}
+
+
+def use_database(backend: str, workdir: Path) -> tuple[str, Any]:
+    """Point hopflow at a fresh database on `backend`; returns (url, cleanup)."""
+    from models import migrations
+    from models.settings import reset_settings
+
+    if backend == "sqlite":
+        url = f"sqlite:///{workdir / 'bench.db'}"
+        cleanup = None
+    else:
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'create schema "{schema}"'))
+        url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+
+        def cleanup() -> None:
+            from models.db import dispose_engines
+
+            dispose_engines()
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'drop schema if exists "{schema}" cascade'))
+
+    os.environ["HOPFLOW_DATABASE_URL"] = url
+    for name in ("logs", "uploads", "data"):
+        os.environ[f"HOPFLOW_{name.upper()}"] = str(workdir / name)
+    reset_settings()
+    migrations.upgrade(url)
+    return url, cleanup
+
+
+def time_mission(n: int) -> float:
+    from flows.mission import mission_flow
+    from models.access.identity import ensure_user
+    from models.db import session_scope
+    from tasks.missions import create_mission_from_spec
+    from tasks.specs import parse_mission_spec
+
+    with session_scope() as session:
+        user = ensure_user(session)
+        mission_id = create_mission_from_spec(
+            session, parse_mission_spec(mission_spec(n)), user_id=user.id
+        ).id
+    started = time.perf_counter()
+    result = mission_flow(mission_id)
+    elapsed = time.perf_counter() - started
+    assert result.status == "completed" and result.step_count == n
+    return elapsed
+
+
+def time_bare(n: int, persist: bool = False) -> float:
+    started = time.perf_counter()
+    bare_flow(n, persist)
+    return time.perf_counter() - started
+
+
+def slope(points: list[tuple[int, float]]) -> float:
+    xs, ys = zip(*points, strict=True)
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x in xs)
+
+
+def start_prefect_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str, Any]:
+    """A `prefect server start` on PostgreSQL (a fresh database), as production runs it; its URL."""
+    db = f"prefect_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{db}"'))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    pg = sa.engine.make_url(PG_URL)
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(workdir / "prefect-home"),
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": pg.set(
+            drivername="postgresql+asyncpg", database=db
+        ).render_as_string(hide_password=False),
+        "PREFECT_SERVER_UI_ENABLED": "false",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("prefect server did not become healthy in 120 s")
+
+    def stop() -> None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'drop database if exists "{db}" with (force)'))
+
+    return proc, url, stop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10,100,500")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--prefect-server",
+        choices=["postgres", "ephemeral"],
+        default="postgres",
+        help="Prefect's own server: a `prefect server start` on PostgreSQL (default, as in production) or "
+        "the ephemeral SQLite one (stalls under load: PREFECT_NOTES trap 2)",
+    )
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.prefect_server == "postgres" and not os.environ.get("PREFECT_API_URL"):
+        _, api_url, stop_server = start_prefect_server(Path(tempfile.mkdtemp()))
+        print(f"Prefect server on PostgreSQL at {api_url}")
+        try:
+            # Prefect reads its settings at import: switch the API through its settings context.
+            with temporary_settings(updates={PREFECT_API_URL: api_url}):
+                run(args, sizes)
+        finally:
+            stop_server()
+    else:
+        run(args, sizes)
+
+
+def run(args: argparse.Namespace, sizes: list[int]) -> None:
+
+    # Warm-up: start the API, import tools, fill caches.
+    with tempfile.TemporaryDirectory() as tmp:
+        _, cleanup = use_database("sqlite", Path(tmp))
+        time_bare(2)
+        time_mission(2)
+
+    print(f"\nper-step cost, median of {args.repeats} runs per cell (wall time of the flow call)\n")
+    cols = (
+        "backend",
+        "N",
+        "bare ms/step",
+        "bare+persist ms/step",
+        "hopflow ms/step",
+        "ratio",
+        "ratio vs persist",
+    )
+    widths = (11, 5, 14, 22, 17, 8, 18)
+    print(
+        "".join(f"{c:>{w}}" if i else f"{c:<{w}}" for i, (c, w) in enumerate(zip(cols, widths, strict=True)))
+    )
+    print("-" * sum(widths))
+    for backend in args.backends.split(","):
+        with tempfile.TemporaryDirectory() as tmp:
+            _, cleanup = use_database(backend, Path(tmp))
+            try:
+                points: dict[str, list[tuple[int, float]]] = {"bare": [], "persist": [], "hopflow": []}
+                for n in sizes:
+                    bare = statistics.median(time_bare(n) for _ in range(args.repeats))
+                    persist = statistics.median(time_bare(n, persist=True) for _ in range(args.repeats))
+                    hop = statistics.median(time_mission(n) for _ in range(args.repeats))
+                    for key, value in (("bare", bare), ("persist", persist), ("hopflow", hop)):
+                        points[key].append((n, value))
+                    print(_row(backend, str(n), bare / n, persist / n, hop / n, widths))
+                if len(sizes) > 1:
+                    b, p, h = (slope(points[k]) for k in ("bare", "persist", "hopflow"))
+                    print(_row(backend, "slope", b, p, h, widths) + "   (marginal cost per step)")
+            finally:
+                if cleanup:
+                    cleanup()
+    print()
+
+
+def _row(backend: str, n: str, bare: float, persist: float, hop: float, widths: tuple[int, ...]) -> str:
+    ratio = f"{hop / bare:.2f}x" if bare > 0 else "n/a"
+    ratio_p = f"{hop / persist:.2f}x" if persist > 0 else "n/a"
+    cells = [
+        f"{backend:<{widths[0]}}",
+        f"{n:>{widths[1]}}",
+        f"{bare * 1000:>{widths[2]}.2f}",
+        f"{persist * 1000:>{widths[3]}.2f}",
+        f"{hop * 1000:>{widths[4]}.2f}",
+        f"{ratio:>{widths[5]}}",
+        f"{ratio_p:>{widths[6]}}",
+    ]
+    return "".join(cells)
+
+
+if __name__ == "__main__":
+    main()
