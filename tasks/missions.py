@@ -176,7 +176,9 @@ def add_hop(session: Session, mission: Mission, hop_spec: HopSpec, order: int, *
                     "scope": source.scope.value,
                 }
             else:
-                parameter_mapping[param] = {"type": "literal", "value": source.literal}
+                # As JSON text: JSONB would reorder a dict literal's keys (and key order can
+                # matter to a tool, e.g. the column order of an aggregation).
+                parameter_mapping[param] = {"type": "literal", "json": json.dumps(source.literal)}
         step = ToolStep(
             hop_id=hop.id,
             user_id=mission.user_id,

@@ -5,6 +5,7 @@ them with no transaction open."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from typing import Any
 
@@ -95,12 +96,14 @@ def begin_step(step_id: str, task_run_id: str | None = None) -> _Begun:
 
 def load_parameters(mapping: dict[str, Any]) -> dict[str, Any]:
     """Literal values as given, asset parameters as their (possibly offloaded) content."""
-    params: dict[str, Any] = {}
+    params = {
+        name: json.loads(source["json"]) for name, source in mapping.items() if source["type"] == "literal"
+    }
+    assets = {name: source for name, source in mapping.items() if source["type"] == "asset"}
+    if not assets:
+        return params
     with session_scope() as session:
-        for name, source in mapping.items():
-            if source["type"] == "literal":
-                params[name] = source["value"]
-                continue
+        for name, source in assets.items():
             asset = session.get(Asset, source["asset_id"])
             if asset is None or asset.status != AssetStatus.READY:
                 state = "missing" if asset is None else asset.status.value

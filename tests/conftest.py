@@ -18,6 +18,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+# The fake OpenAI-compatible server's fixture, for any test that needs an LLM over HTTP.
+pytest_plugins = ["tests.fakes"]
+
 PG_URL = os.environ.get("HOPFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("CI", "").lower() == "true" or os.environ.get("HOPFLOW_REQUIRE_POSTGRES") == "1"
 

@@ -61,3 +61,29 @@ def _message(exc: BaseException) -> str:
 def settings() -> Settings:
     with clear_errors():
         return get_settings()
+
+
+@contextmanager
+def quiet_prefect_console(verbose: bool = False) -> Iterator[None]:
+    """Keep Prefect's INFO lines off the terminal while a command draws its own progress.
+
+    Logs still reach the Prefect API (a separate handler); warnings and errors still print.
+    """
+    if verbose:
+        yield
+        return
+    import logging
+
+    from prefect.logging.configuration import ensure_logging_setup
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    ensure_logging_setup()
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
+    levels = [h.level for h in handlers]
+    for handler in handlers:
+        handler.setLevel(max(handler.level, logging.WARNING))
+    try:
+        yield
+    finally:
+        for handler, level in zip(handlers, levels, strict=True):
+            handler.setLevel(level)

@@ -13,7 +13,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from deployments.commands.common import clear_errors, console, fail, settings
+from deployments.commands.common import clear_errors, console, fail, quiet_prefect_console, settings
 from models.access.assets import read_mission_state
 from models.db import session_scope
 from models.enums import AssetScopeType
@@ -119,7 +119,7 @@ def assets_table(mission_id: str, *, summaries: bool = True) -> Table:
     return table
 
 
-def run_with_progress(mission_id: str) -> Any:
+def run_with_progress(mission_id: str, verbose: bool = False) -> Any:
     """Run mission_flow in this process while a thread redraws hop/step progress from the database."""
     from flows.mission import run_mission
 
@@ -134,25 +134,26 @@ def run_with_progress(mission_id: str) -> Any:
         finally:
             done.set()
 
-    worker = threading.Thread(target=target, name="hopflow-mission", daemon=True)
-    worker.start()
-    with Live(progress_table(mission_id), console=console, refresh_per_second=4, transient=False) as live:
-        while not done.wait(0.4):
+    with quiet_prefect_console(verbose):
+        worker = threading.Thread(target=target, name="hopflow-mission", daemon=True)
+        worker.start()
+        with Live(progress_table(mission_id), console=console, refresh_per_second=4, transient=False) as live:
+            while not done.wait(0.4):
+                live.update(progress_table(mission_id))
             live.update(progress_table(mission_id))
-        live.update(progress_table(mission_id))
-    worker.join()
+        worker.join()
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
 
 
-def run_spec(path: Path) -> None:
+def run_spec(path: Path, verbose: bool = False) -> None:
     with clear_errors():
         mission_id, name = store_spec(path)
     console.print(f"stored mission [bold]{name}[/] ({mission_id}); starting its flow ...")
     started = time.perf_counter()
     try:
-        result = run_with_progress(mission_id)
+        result = run_with_progress(mission_id, verbose)
     except Exception as exc:
         console.print(assets_table(mission_id))
         raise fail(
@@ -167,20 +168,26 @@ def run_spec(path: Path) -> None:
     console.print(assets_table(mission_id))
 
 
-def run(spec: Path = typer.Argument(..., exists=False, help="Mission spec (YAML or JSON).")) -> None:
+VERBOSE = typer.Option(False, "--verbose", "-v", help="Also print Prefect's own log lines.")
+
+
+def run(
+    spec: Path = typer.Argument(..., exists=False, help="Mission spec (YAML or JSON)."),
+    verbose: bool = VERBOSE,
+) -> None:
     """Validate SPEC, store it, run it as a Prefect flow with live progress, then show its assets."""
     settings()
-    run_spec(spec)
+    run_spec(spec, verbose)
 
 
-def demo() -> None:
+def demo(verbose: bool = VERBOSE) -> None:
     """Run the bundled demo mission (a CSV through pandas tools and the LLM tool to a report)."""
     cfg = settings()
     console.print(
         f"hopflow demo: database {cfg.database_url}, Prefect API "
         f"{_prefect_api() or 'ephemeral (started in this process)'}"
     )
-    run_spec(DEMO_SPEC)
+    run_spec(DEMO_SPEC, verbose)
     with session_scope() as session:
         report = session.scalars(
             sa.select(Asset).where(Asset.name == "report").order_by(Asset.created_at.desc())
@@ -251,13 +258,15 @@ def show_mission(mission: str = typer.Argument(..., help="Mission id, id prefix 
 
 
 @missions_app.command("resume")
-def resume_mission(mission: str = typer.Argument(..., help="Mission id, id prefix or name.")) -> None:
+def resume_mission(
+    mission: str = typer.Argument(..., help="Mission id, id prefix or name."), verbose: bool = VERBOSE
+) -> None:
     """Run a failed or crashed mission again: completed steps are skipped, nothing is duplicated."""
     with clear_errors(), session_scope() as session:
         found = _find_mission(session, mission)
         mission_id, name = found.id, found.name
     try:
-        result = run_with_progress(mission_id)
+        result = run_with_progress(mission_id, verbose)
     except Exception as exc:
         raise fail(f"mission {name} ({mission_id}) failed again: {exc}") from exc
     console.print(f"mission [bold]{name}[/] {_styled(result.status.value)}")

@@ -1,14 +1,9 @@
 """LLM providers: the offline one's determinism and token counts, the OpenAI-compatible one against a real
 local HTTP server, provider choice from settings and prompt redaction."""
 
-import json
 import logging
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,64 +19,9 @@ from tasks.llm import (
     redact_prompt,
 )
 from tasks.tools import ToolContext, get_tool
+from tests.fakes import FakeOpenAI, completion
 
 API_KEY = "sk-test-0123456789abcdef"
-
-
-@dataclass
-class FakeOpenAI:
-    """What the local server answers and what it saw."""
-
-    status: int = 200
-    body: dict[str, Any] | str = field(default_factory=dict)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _handler_for(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            state.requests.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(raw)})
-            body = state.body if isinstance(state.body, str) else json.dumps(state.body)
-            payload = body.encode()
-            self.send_response(state.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
-@pytest.fixture
-def fake_openai() -> Iterator[tuple[FakeOpenAI, str]]:
-    state = FakeOpenAI()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(state))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def _completion(
-    text: str, usage: dict[str, int] | None = None, model: str = "gpt-test-2024"
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-    }
-    if usage is not None:
-        body["usage"] = usage
-    return body
 
 
 # --- tokens and redaction -----------------------------------------------------------------------
@@ -123,7 +63,7 @@ def test_offline_provider_is_deterministic() -> None:
     assert provider.complete(prompt, system="Be terse.").text != first.text
 
 
-def test_offline_provider_counts_tokens_for_prompt_system_and_completion() -> None:
+def test_offline_provider_counts_tokens_for_prompt_system_andcompletion() -> None:
     result = OfflineProvider(model="offline-echo-1").complete("Hello, world!", system="Be kind.")
     assert result.prompt_tokens == 4 + 3
     assert result.completion_tokens == count_tokens(result.text) > 0
@@ -142,7 +82,7 @@ def test_offline_provider_shortens_a_long_first_sentence_and_handles_empty_promp
 
 def test_openai_compatible_round_trip_reports_usage(fake_openai: tuple[FakeOpenAI, str]) -> None:
     state, base_url = fake_openai
-    state.body = _completion("Paris.", {"prompt_tokens": 21, "completion_tokens": 2, "total_tokens": 23})
+    state.body = completion("Paris.", {"prompt_tokens": 21, "completion_tokens": 2, "total_tokens": 23})
     provider = OpenAICompatibleProvider(base_url + "/", API_KEY, "gpt-test", timeout=5)
 
     result = provider.complete("Capital of France?", system="Answer in one word.")
@@ -164,7 +104,7 @@ def test_openai_compatible_round_trip_reports_usage(fake_openai: tuple[FakeOpenA
 
 def test_openai_compatible_model_argument_overrides_the_default(fake_openai: tuple[FakeOpenAI, str]) -> None:
     state, base_url = fake_openai
-    state.body = _completion("ok", {"prompt_tokens": 1, "completion_tokens": 1})
+    state.body = completion("ok", {"prompt_tokens": 1, "completion_tokens": 1})
     OpenAICompatibleProvider(base_url, None, "default-model", timeout=5).complete("hi", model="other-model")
     [request] = state.requests
     assert request["json"]["model"] == "other-model"
@@ -174,7 +114,7 @@ def test_openai_compatible_model_argument_overrides_the_default(fake_openai: tup
 
 def test_openai_compatible_counts_tokens_itself_without_usage(fake_openai: tuple[FakeOpenAI, str]) -> None:
     state, base_url = fake_openai
-    state.body = _completion("The answer is 42.")
+    state.body = completion("The answer is 42.")
     result = OpenAICompatibleProvider(base_url, API_KEY, "gpt-test", timeout=5).complete("What is it?")
     assert (result.prompt_tokens, result.completion_tokens) == (4, 5)
 
@@ -248,7 +188,7 @@ def test_llm_complete_tool_goes_through_the_openai_provider(
     tmp_path: Path, fake_openai: tuple[FakeOpenAI, str]
 ) -> None:
     state, base_url = fake_openai
-    state.body = _completion("Bonjour.", {"prompt_tokens": 9, "completion_tokens": 3})
+    state.body = completion("Bonjour.", {"prompt_tokens": 9, "completion_tokens": 3})
     settings = Settings(
         uploads=tmp_path,
         data=tmp_path,

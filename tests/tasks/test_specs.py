@@ -184,3 +184,38 @@ def test_stored_spec_maps_parameters_and_results_by_asset_id(session: Session, t
     assert step.result_mapping["words"]["asset_id"] == word_count.id  # type: ignore[index]
     assert word_count.status.value == "pending" and word_count.scope_id == mission.id
     assert article.status.value == "ready" and article.content == "a b c"
+
+
+def test_literal_dicts_keep_their_key_order_on_every_backend(session: Session, tmp_path: Path) -> None:
+    from tasks.steps import load_parameters
+
+    spec = parse_mission_spec(
+        {
+            "name": "order",
+            "inputs": [{"name": "t", "type": "table", "content": [{"b": 1, "a": 2}]}],
+            "hops": [
+                {
+                    "name": "h",
+                    "steps": [
+                        {
+                            "tool": "table.aggregate",
+                            "parameter_mapping": {
+                                "table": {"asset": "t"},
+                                "by": {"literal": ["b"]},
+                                "aggregations": {"literal": {"zeta": "sum", "a": "max", "mid": "count"}},
+                            },
+                            "result_mapping": {"table": {"asset": "out"}},
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    user = ensure_user(session)
+    create_mission_from_spec(session, spec, user_id=user.id, base_dir=tmp_path)
+    session.commit()
+    session.expire_all()
+    mapping = session.scalars(sa.select(ToolStep)).one().parameter_mapping
+    assert mapping is not None
+    literal_only = {k: v for k, v in mapping.items() if v["type"] == "literal"}
+    assert list(load_parameters(literal_only)["aggregations"]) == ["zeta", "a", "mid"]
