@@ -7,6 +7,7 @@ mission_flow calls it before it finishes, so the artifacts are there when the fl
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import queue
@@ -15,10 +16,12 @@ from typing import Any
 from uuid import UUID
 
 from prefect import get_client
+from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import ArtifactCreate
 from prefect.settings import PREFECT_API_URL
 
 logger = logging.getLogger("hopflow.artifacts")
+MAX_IN_FLIGHT = 8
 
 
 class ArtifactPublisher:
@@ -77,19 +80,28 @@ class ArtifactPublisher:
 
     def _post_all(self, artifacts: list[ArtifactCreate]) -> None:
         try:
-            with get_client(sync_client=True) as client:
-                for artifact in artifacts:
-                    try:
-                        client.create_artifact(artifact=artifact)
-                    except Exception:
-                        # An artifact is a view for the UI; the asset row is the record: never fail a run.
-                        self.failures += 1
-                        logger.warning("could not post artifact %s", artifact.key, exc_info=True)
+            asyncio.run(self._post_concurrently(artifacts))
         except Exception:
             self.failures += len(artifacts)
             logger.warning(
                 "could not reach the Prefect API to post %d artifacts", len(artifacts), exc_info=True
             )
+
+    async def _post_concurrently(self, artifacts: list[ArtifactCreate]) -> None:
+        # Posted one by one they queue behind each other (~20 ms each); a few in flight keep up with steps.
+        limit = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+        async def post(client: PrefectClient, artifact: ArtifactCreate) -> None:
+            async with limit:
+                try:
+                    await client.create_artifact(artifact=artifact)
+                except Exception:
+                    # An artifact is a view for the UI; the asset row is the record: never fail a run.
+                    self.failures += 1
+                    logger.warning("could not post artifact %s", artifact.key, exc_info=True)
+
+        async with get_client() as client:
+            await asyncio.gather(*(post(client, a) for a in artifacts))
 
 
 def _by_api(
