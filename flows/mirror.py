@@ -1,17 +1,98 @@
-"""Mirroring flow runs into agent_run_logs: state hooks for every hopflow flow, and the reconciler."""
+"""Mirroring flow runs into agent_run_logs: the state hooks every hopflow flow carries, the sync_run_logs
+reconciler that repairs what hooks miss, its deployment, and the automation that crashes silent runs."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+from uuid import UUID
+
+from prefect import flow, get_client, task
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel
+
+from tasks import mirror
+from tasks import reports as run_reports
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
 
 Hook = Callable[[Any, Any, Any], None]
+logger = logging.getLogger("hopflow.mirror")
+
+CRASH_AUTOMATION_NAME = "hopflow: crash flow runs that stopped heartbeating"
+
+
+# --- state hooks -------------------------------------------------------------------------------------------
+def _hook_failed(flow_obj: Any, flow_run: Any, what: str) -> None:
+    # A hook never fails the flow: the reconciler repairs the row later. Tell the run's own log too.
+    logger.exception("run log mirror: %s failed for flow run %s", what, getattr(flow_run, "id", "?"))
+    try:
+        from prefect.logging.loggers import flow_run_logger
+
+        flow_run_logger(flow_run=flow_run, flow=flow_obj).warning(
+            "hopflow could not %s (the sync_run_logs reconciler will repair it); see the process log", what
+        )
+    except Exception:
+        pass
+
+
+def _parent_run_id(parent_task_run_id: str | None) -> str | None:
+    if not parent_task_run_id:
+        return None
+    with get_client(sync_client=True) as client:
+        task_run = client.read_task_run(UUID(parent_task_run_id))
+    return str(task_run.flow_run_id) if task_run.flow_run_id else None
+
+
+def _mirror(flow_obj: Any, flow_run: Any, state: Any, *, state_type: str | None = None) -> None:
+    try:
+        snap = mirror.snapshot_of(flow_run, flow_name=flow_obj.name, state=state, state_type=state_type)
+        if snap.parent_task_run_id:
+            try:
+                snap.parent_run_id = _parent_run_id(snap.parent_task_run_id)
+            except Exception:
+                logger.debug("parent of flow run %s not resolved", snap.run_id, exc_info=True)
+        mirror.mirror_runs([snap])
+    except Exception:
+        _hook_failed(flow_obj, flow_run, f"write the run log ({state_type or state.type.value})")
+        return
+    if not snap.is_final:
+        return
+    try:
+        # Only what the API already has: the flow does not wait for its last lines (trap 9);
+        # an export made now is redone by the reconciler once the logs have settled.
+        plan = mirror.plan_log_exports([snap])
+        with get_client(sync_client=True) as client:
+            exported = mirror.export_logs(client, plan)
+        if any(e.lines for e in exported.values()):
+            mirror.record_log_exports(exported)
+    except Exception:
+        _hook_failed(flow_obj, flow_run, "export the run's logs")
+
+
+def mirror_on_running(flow_obj: Any, flow_run: Any, state: Any) -> None:
+    _mirror(flow_obj, flow_run, state)
+
+
+def mirror_on_final(flow_obj: Any, flow_run: Any, state: Any) -> None:
+    """Completion, failure and crash: the terminal state, timings, tokens, output and logs."""
+    _mirror(flow_obj, flow_run, state)
+
+
+def mirror_on_cancellation(flow_obj: Any, flow_run: Any, state: Any) -> None:
+    # Prefect calls this hook with CANCELLING and does not call one for the CANCELLED that follows
+    # (trap 5): record the cancellation now; the reconciler later writes Prefect's exact end time.
+    _mirror(flow_obj, flow_run, state, state_type="CANCELLED")
 
 
 def mirror_hooks(**extra: list[Hook]) -> dict[str, list[Hook]]:
     """The state hooks every hopflow flow carries, plus any extra ones per hook kind.
 
-    Use as `@flow(..., **mirror_hooks(on_cancellation=[my_hook]))`.
+    Use as `@flow(..., **mirror_hooks(on_cancellation=[my_hook]))`. The flow's own hooks run first,
+    so the mirror records what they did (a cancelled mission, say).
     """
     hooks: dict[str, list[Hook]] = {
         "on_running": [],
@@ -24,4 +105,207 @@ def mirror_hooks(**extra: list[Hook]) -> dict[str, list[Hook]]:
         if kind not in hooks:
             raise TypeError(f"mirror_hooks: unknown hook kind {kind!r}")
         hooks[kind] = [*hooks[kind], *fns]
+    hooks["on_running"].append(mirror_on_running)
+    hooks["on_completion"].append(mirror_on_final)
+    hooks["on_failure"].append(mirror_on_final)
+    hooks["on_crashed"].append(mirror_on_final)
+    hooks["on_cancellation"].append(mirror_on_cancellation)
     return hooks
+
+
+# --- the reconciler --------------------------------------------------------------------------------------
+class SyncReport(BaseModel):
+    since: datetime | None
+    watermark: datetime | None
+    pages: int
+    read: int
+    runs: int
+    crashed: list[str] = []
+    log_exports: int
+    read_seconds: float
+    write_seconds: float
+
+
+@task(name="open-sync-window")
+def open_sync_window(since: datetime | None, flow_names: list[str] | None) -> mirror.SyncWindow:
+    return mirror.open_sync_window(since, flow_names)
+
+
+@task(name="count-window-runs")
+def count_window_runs(window: mirror.SyncWindow) -> int:
+    return mirror.count_window_runs(window)
+
+
+@task(name="sync-page", task_run_name="sync-page-{offset}")
+def sync_page(window: mirror.SyncWindow, offset: int, limit: int, export_logs: bool) -> mirror.PageResult:
+    return mirror.sync_page(window, offset, limit=limit, export=export_logs)
+
+
+@task(name="crash-stale-runs")
+def crash_stale_runs(window: mirror.SyncWindow, run_ids: list[str], stale_after: float) -> list[str]:
+    crashed = mirror.crash_stale_runs(run_ids, stale_after)
+    if crashed:
+        snaps = mirror.read_snapshots(crashed, window.flow_ids)
+        with get_client(sync_client=True) as client:
+            exported = mirror.export_logs(client, mirror.plan_log_exports(snaps))
+        mirror.mirror_runs(snaps, exported)
+    return crashed
+
+
+@task(name="close-sync-window")
+def close_sync_window(window: mirror.SyncWindow, latest: datetime | None) -> datetime | None:
+    return mirror.close_sync_window(window, latest)
+
+
+# Pages in flight at once: reading page k+1 from Prefect overlaps writing page k, and Prefect's API
+# serves concurrent reads faster than one at a time (bench/mirror.py).
+PAGE_CONCURRENCY = 4
+
+
+@flow(name="sync-run-logs", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=PAGE_CONCURRENCY))
+def sync_run_logs(
+    since: datetime | None = None,
+    stale_after: float | None = None,
+    export_logs: bool = True,
+    flow_names: list[str] | None = None,
+    page_size: int = mirror.PAGE_LIMIT,
+) -> SyncReport:
+    """Mirror every run of hopflow's flows that changed since the watermark (or `since`) into
+    agent_run_logs, in pages of `page_size` (one transaction each, a few in flight), then move the
+    watermark.
+
+    Repairs what hooks missed (a SIGKILLed process, a database that was down, a run cancelled in the
+    Prefect UI). With `stale_after`, runs Prefect still shows RUNNING without any heartbeat or state
+    change for that many seconds are marked CRASHED first, as the crash automation would.
+    """
+    window = open_sync_window(since, flow_names)
+    expected = count_window_runs(window)
+    futures = [
+        sync_page.submit(window, offset, page_size, export_logs) for offset in range(0, expected, page_size)
+    ]
+    pages = [future.result() for future in futures]
+    # Runs created since the count: keep reading while pages come back full.
+    offset = len(pages) * page_size
+    while True:
+        page = sync_page(window, offset, page_size, export_logs)
+        pages.append(page)
+        if page.read < page_size:
+            break
+        offset += page_size
+    seen: set[str] = set()
+    open_ids: list[str] = []
+    for page in pages:
+        open_ids += [r for r in page.open_run_ids if r not in seen and r not in open_ids]
+        seen.update(page.run_ids)
+    latest = max((p.latest for p in pages if p.latest is not None), default=None)
+    crashed = crash_stale_runs(window, open_ids, stale_after) if stale_after is not None and open_ids else []
+    watermark = close_sync_window(window, latest)
+    return SyncReport(
+        since=window.since,
+        watermark=watermark,
+        pages=len([p for p in pages if p.read]),
+        read=sum(p.read for p in pages),
+        runs=len(seen),
+        crashed=crashed,
+        log_exports=sum(p.log_exports for p in pages),
+        read_seconds=round(sum(p.read_seconds for p in pages), 3),
+        write_seconds=round(sum(p.write_seconds for p in pages), 3),
+    )
+
+
+def reconciler_deployment(interval_seconds: int = 60) -> RunnerDeployment:
+    """sync_run_logs as a deployment on an interval, for `hopflow serve`; one run at a time."""
+    from prefect.types.entrypoint import EntrypointType
+
+    return sync_run_logs.to_deployment(
+        name="sync-run-logs",
+        interval=timedelta(seconds=interval_seconds),
+        concurrency_limit=1,
+        tags=["hopflow"],
+        description="Mirror Prefect flow runs of hopflow's flows into agent_run_logs (the reconciler).",
+        # By module, like the agent deployments, so a worker finds it wherever hopflow is installed.
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+
+
+# --- crashes nobody reports ---------------------------------------------------------------------------
+def crash_automation_within() -> timedelta:
+    """Three missed heartbeats, at least 90 s (trap 3 measured 30 s beats and 90 s).
+
+    Derived from this process's PREFECT_FLOWS_HEARTBEAT_FREQUENCY: the processes that run flows must
+    use the same value, or healthy long runs that beat more slowly would be crashed.
+    """
+    from prefect.settings import get_current_settings
+
+    frequency = get_current_settings().flows.heartbeat_frequency or 30
+    return timedelta(seconds=max(90, 3 * int(frequency)))
+
+
+def crash_automation() -> Any:
+    """Prefect's zombie-run automation: after a heartbeat, expect another heartbeat or a terminal
+    state within the window, per flow run; otherwise change that run's state to CRASHED."""
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    return AutomationCore(
+        name=CRASH_AUTOMATION_NAME,
+        description="Marks a flow run CRASHED when its heartbeats stop (a SIGKILLed or lost process); "
+        "the sync_run_logs reconciler then mirrors it into agent_run_logs.",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={
+                "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+            },
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=crash_automation_within(),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message="Flow run marked as crashed: no heartbeat (hopflow crash automation).",
+            )
+        ],
+    )
+
+
+def ensure_crash_automation() -> None:
+    """Create the crash automation on the Prefect server, or bring it up to date; idempotent by name."""
+    wanted = crash_automation()
+    with get_client(sync_client=True) as client:
+        existing = client.read_automations_by_name(CRASH_AUTOMATION_NAME)
+        if not existing:
+            client.create_automation(wanted)
+            return
+        first, *duplicates = existing
+        for extra in duplicates:
+            client.delete_automation(extra.id)
+        same = first.trigger.model_dump(mode="json") == wanted.trigger.model_dump(mode="json") and [
+            a.model_dump(mode="json") for a in first.actions
+        ] == [a.model_dump(mode="json") for a in wanted.actions]
+        if not same:
+            client.update_automation(first.id, wanted)
+        if not first.enabled:
+            client.resume_automation(first.id)
+
+
+# --- reports ----------------------------------------------------------------------------------------------
+@task(name="publish-run-report")
+def publish_run_report(since: datetime | None, by: str) -> str:
+    report = run_reports.read_run_report(since=since, by=by)
+    return str(run_reports.publish_run_report(report, by=by, since=since))
+
+
+@flow(name="runs-report")
+def runs_report(since: datetime | None = None, by: Literal["agent", "model", "day"] = "agent") -> str:
+    """The run report (runs, success rate, p50/p95 duration, tokens by group) as a table artifact;
+    returns the artifact id."""
+    return publish_run_report(since, by)

@@ -2,10 +2,433 @@
 
 from __future__ import annotations
 
+import json
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.table import Table
+
+from deployments.commands.common import clear_errors, console, fail, settings
+from models.enums import AgentConfigurationStatus, TriggerType
 
 agents_app = typer.Typer(help="Agent blueprints and their configurations.", no_args_is_help=True)
+
+STATUS_STYLE = {
+    "active": "green",
+    "success": "green",
+    "draft": "cyan",
+    "inactive": "yellow",
+    "running": "yellow",
+    "deprecated": "magenta",
+    "archived": "magenta",
+    "cancelled": "magenta",
+    "error": "red",
+}
+FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+def _styled(status: str | None) -> str:
+    if status is None:
+        return "-"
+    style = STATUS_STYLE.get(status)
+    return f"[{style}]{status}[/]" if style else status
+
+
+def _migrated() -> None:
+    # Like `hopflow run`: the embedded default works without a separate `hopflow db upgrade`.
+    from models import migrations
+
+    with clear_errors():
+        migrations.upgrade(None)
+
+
+def _prefect_api() -> str | None:
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
+def _summary(stored: dict[str, Any]) -> str:
+    config = stored.get("config", {})
+    kind = stored["type"]
+    if kind == "schedule":
+        return f"schedule {config.get('cron')} ({config.get('timezone', 'UTC')})"
+    if kind == "event":
+        return f"event {config.get('event')}"
+    if kind == "webhook":
+        return f"webhook {config.get('method', 'POST')} {config.get('path')}"
+    return kind
+
+
+# --- hopflow agents ... --------------------------------------------------------------------------
+@agents_app.command("register")
+def register_blueprints(
+    files: Annotated[list[Path], typer.Argument(help="Blueprint files (YAML or JSON).")],
+) -> None:
+    """Check blueprints and upsert them by id and version; any problem in any file writes nothing."""
+    from tasks.agents import register_blueprints as register
+
+    settings()
+    _migrated()
+    with clear_errors():
+        results = register(files)
+    for r in results:
+        console.print(
+            f"{r.action} [bold]{r.id}[/] {r.name} {r.version}: {len(r.triggers)} trigger(s) "
+            f"({', '.join(r.triggers) or 'none'}), {r.playbooks} playbook(s)  [dim]{r.source}[/]"
+        )
+
+
+@agents_app.command("list")
+def list_agents() -> None:
+    """Registered definitions, then configurations with their last run."""
+    from tasks.agents import read_configurations, read_definitions
+
+    settings()
+    with clear_errors():
+        definitions = read_definitions()
+        views = read_configurations()
+    table = Table(title="definitions", show_edge=False, pad_edge=False)
+    for col in ("id", "name", "version", "status", "triggers", "playbooks", "configurations"):
+        table.add_column(col)
+    counts: dict[str, int] = {}
+    for v in views:
+        counts[v.definition.id] = counts.get(v.definition.id, 0) + 1
+    for d in definitions:
+        table.add_row(
+            d.id,
+            d.name,
+            d.version,
+            _styled(d.status.value),
+            ", ".join(t["type"] for t in d.triggers_config) or "-",
+            str(len(d.playbooks)),
+            str(counts.get(d.id, 0)),
+        )
+    console.print(table)
+    configs = Table(title="configurations", show_edge=False, pad_edge=False)
+    for col in ("name", "definition", "status", "last run", "at", "deployment"):
+        configs.add_column(col)
+    for v in views:
+        c = v.configuration
+        configs.add_row(
+            c.name,
+            v.definition.id,
+            _styled(c.status.value),
+            _styled(c.last_run_status.value if c.last_run_status else None),
+            c.last_run_at.strftime("%Y-%m-%d %H:%M:%S") if c.last_run_at else "-",
+            f"agent-run/{c.name}",
+        )
+    console.print(configs)
+
+
+@agents_app.command("show")
+def show_agent(
+    ref: Annotated[str, typer.Argument(help="Definition id or name, or configuration name or id.")],
+) -> None:
+    """A definition (triggers, inputs, playbooks, configurations) or a configuration (values, last run)."""
+    from tasks.agents import AgentNotFound, read_agent, read_definition, webhook_routes_for
+
+    settings()
+    with clear_errors():
+        try:
+            definition, configs = read_definition(ref)
+        except AgentNotFound:
+            view = read_agent(ref)
+            c = view.configuration
+            console.print(f"[bold]{c.name}[/] ({c.id}) of {view.definition.id} {view.definition.name} "
+                          f"{view.definition.version}: {_styled(c.status.value)}")  # fmt: skip
+            console.print(f"deployment       agent-run/{c.name}")
+            console.print(f"workspace        {c.workspace_id or '-'}")
+            console.print(f"memory namespace {c.external_memory_namespace or '-'}")
+            for route in webhook_routes_for(view):
+                console.print(f"webhook          {route.method} {route.path}  (secret: ${route.secret_env})")
+            console.print(
+                f"last run         {_styled(c.last_run_status.value if c.last_run_status else None)} "
+                f"{c.last_run_at or ''} {c.last_run_id or ''}"
+            )
+            if c.last_run_full_output_ref:
+                console.print(f"output           {c.last_run_full_output_ref}")
+            if c.last_run_output_preview:
+                console.print(c.last_run_output_preview, markup=False, highlight=False)
+            console.print("\n[bold]effective configuration[/] (secrets as ${env.X} references)")
+            console.print_json(json.dumps(c.effective_config_cache or {}, default=str))
+            return
+    console.print(
+        f"[bold]{definition.id}[/] {definition.name} {definition.version} {_styled(definition.status.value)}"
+    )
+    if definition.tagline:
+        console.print(definition.tagline)
+    console.print(f"concurrency limit {definition.concurrency_limit}")
+    console.print("\n[bold]triggers[/]")
+    for stored in definition.triggers_config:
+        console.print(f"  {_summary(stored)}", markup=False)
+    console.print("\n[bold]inputs[/]")
+    for item in definition.inputs_schema:
+        flag = "required" if item.get("required") else f"default {item.get('default')!r}"
+        console.print(
+            f"  {item['key']}: {item.get('type', 'string')} ({flag})  {item.get('description', '')}",
+            markup=False,
+        )
+    console.print("\n[bold]playbooks[/]")
+    for p in definition.playbooks:
+        steps = " -> ".join(s.get("name") or s["type"] for s in p.steps)
+        console.print(f"  {p.name}{' (default)' if p.is_default else ''}: {steps}", markup=False)
+    console.print("\n[bold]configurations[/]")
+    for c in configs:
+        console.print(
+            f"  {c.name} {_styled(c.status.value)} "
+            f"last run {_styled(c.last_run_status.value if c.last_run_status else None)}"
+        )
+    if not configs:
+        console.print(f"  none: hopflow agents configure {definition.id} --name NAME --config values.yaml")
+
+
+@agents_app.command("configure")
+def configure(
+    definition: Annotated[str, typer.Argument(help="Definition id or name.")],
+    name: Annotated[str, typer.Option("--name", help="Configuration name (names its deployment).")],
+    config: Annotated[Path | None, typer.Option("--config", help="values.yaml: input key -> value.")] = None,
+    workspace: Annotated[str | None, typer.Option("--workspace", help="Workspace name or id.")] = None,
+    description: Annotated[str | None, typer.Option(help="What this instance is for.")] = None,
+) -> None:
+    """Create an active configuration of DEFINITION with values checked against its inputs."""
+    from tasks.agents import configure_agent, webhook_routes_for
+    from tasks.agents import read_agent as read
+
+    settings()
+    _migrated()
+    with clear_errors():
+        created = configure_agent(
+            definition, name, values_path=config, workspace=workspace, description=description
+        )
+        view = read(created.id)
+    console.print(f"configured [bold]{created.name}[/] ({created.id}) of {view.definition.id}: deployment "
+                  f"agent-run/{created.name}")  # fmt: skip
+    if created.external_memory_namespace:
+        console.print(f"memory namespace {created.external_memory_namespace}")
+    for route in webhook_routes_for(view):
+        console.print(f"webhook {route.method} {route.path} (HMAC secret from ${route.secret_env})")
+
+
+def _set_status(ref: str, status: AgentConfigurationStatus, reason: str | None) -> None:
+    from tasks.agents import set_agent_status
+
+    settings()
+    with clear_errors():
+        config, changed = set_agent_status(ref, status, reason)
+    verb = "now" if changed else "already"
+    console.print(f"{config.name} is {verb} {_styled(config.status.value)}")
+    if changed:
+        console.print(
+            "[dim]restart `hopflow serve` (or rerun `hopflow deploy`) to apply it to deployments[/]"
+        )
+
+
+@agents_app.command("disable")
+def disable(
+    ref: str, reason: Annotated[str | None, typer.Option(help="Recorded on the event.")] = None
+) -> None:
+    """Make a configuration inactive: no deployment, no webhook route, runs refused."""
+    _set_status(ref, AgentConfigurationStatus.INACTIVE, reason)
+
+
+@agents_app.command("enable")
+def enable(
+    ref: str, reason: Annotated[str | None, typer.Option(help="Recorded on the event.")] = None
+) -> None:
+    """Make an inactive configuration active again."""
+    _set_status(ref, AgentConfigurationStatus.ACTIVE, reason)
+
+
+@agents_app.command("archive")
+def archive(
+    ref: str, reason: Annotated[str | None, typer.Option(help="Recorded on the event.")] = None
+) -> None:
+    """Archive a configuration for good (archived is final)."""
+    _set_status(ref, AgentConfigurationStatus.ARCHIVED, reason)
+
+
+# --- top-level commands --------------------------------------------------------------------------
+def serve(
+    poll_seconds: Annotated[
+        float,
+        typer.Option(
+            "--poll-seconds",
+            help="How often the runner asks Prefect for due runs (PREFECT_RUNNER_POLL_FREQUENCY, default 1).",
+        ),
+    ] = float(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY", "1")),
+    limit: Annotated[int | None, typer.Option(help="Most flow runs at once in this process.")] = None,
+    reconcile_seconds: Annotated[int, typer.Option(help="Run-log reconciler interval.")] = 60,
+    reconciler: Annotated[bool, typer.Option(help="Also serve the sync-run-logs reconciler.")] = True,
+) -> None:
+    """Serve every active agent configuration as a deployment of agent_run_flow, plus the reconciler."""
+    from deployments.build import active_agents, serve_agents
+    from tasks.agents import webhook_routes_for
+
+    settings()
+    _migrated()
+    api = _prefect_api()
+    with clear_errors():
+        views = active_agents()
+    if not api:
+        console.print(
+            "[yellow]PREFECT_API_URL is not set: serving against an ephemeral API in this process; "
+            "events, webhooks and `hopflow trigger` from elsewhere cannot reach it.[/]"
+        )
+    console.print(
+        f"serving {len(views)} agent deployment(s) on {api or 'an ephemeral API'}, "
+        f"polling every {poll_seconds:g} s"
+    )
+    for view in views:
+        triggers = ", ".join(_summary(t) for t in view.definition.triggers_config) or "API only"
+        console.print(f"  agent-run/{view.configuration.name}: {triggers}", markup=False)
+        for route in webhook_routes_for(view):
+            console.print(f"    webhook {route.method} {route.path} -> `hopflow webhooks`", markup=False)
+    with clear_errors():
+        serve_agents(
+            poll_seconds=poll_seconds,
+            limit=limit,
+            reconcile_seconds=reconcile_seconds if reconciler else None,
+            views=views,
+        )
+
+
+def deploy(
+    work_pool: Annotated[
+        str, typer.Option("--work-pool", help="The Prefect work pool whose workers run agents.")
+    ],
+    prefect_yaml: Annotated[Path, typer.Option(help="Where to write the prefect.yaml.")] = Path(
+        "prefect.yaml"
+    ),
+    reconcile_seconds: Annotated[int, typer.Option(help="Run-log reconciler interval.")] = 60,
+) -> None:
+    """Register every active configuration for a work pool's workers and write a prefect.yaml."""
+    from deployments.build import deploy_agents
+
+    settings()
+    _migrated()
+    if not _prefect_api():
+        raise fail("PREFECT_API_URL is not set: a work pool lives on a Prefect server (prefect server start)")
+    with clear_errors():
+        ids = deploy_agents(work_pool, prefect_yaml=prefect_yaml, reconcile_seconds=reconcile_seconds)
+    console.print(f"registered {len(ids)} deployment(s) for work pool {work_pool}; wrote {prefect_yaml}")
+    console.print(f"start a worker with: prefect worker start --pool {work_pool}")
+
+
+def trigger(
+    configuration: Annotated[str, typer.Argument(help="Configuration name or id.")],
+    payload: Annotated[
+        str, typer.Option("--payload", help="JSON object of input values for this run.")
+    ] = "{}",
+    playbook: Annotated[str | None, typer.Option(help="Run this playbook instead of the default.")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait for the run to finish and show its outcome.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 600.0,
+    local: Annotated[
+        bool, typer.Option(help="Run agent_run_flow here instead of through the deployment.")
+    ] = False,
+) -> None:
+    """Start a run of an agent now (an API trigger): through its deployment, or --local in this process."""
+    from tasks.agents import AgentSpecError, check_payload, input_schema, read_agent
+
+    settings()
+    _migrated()
+    try:
+        body = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise fail(f"--payload is not JSON: {exc}") from None
+    with clear_errors():
+        view = read_agent(configuration)
+        if view.configuration.status != AgentConfigurationStatus.ACTIVE:
+            raise fail(
+                f"configuration {view.configuration.name!r} is {view.configuration.status.value}: "
+                "enable it first"
+            )
+        if issues := check_payload(input_schema(view.definition.inputs_schema), body):
+            raise AgentSpecError(issues, "--payload", kind="trigger payload")
+    parameters: dict[str, Any] = {"configuration_id": view.configuration.id, "payload": body}
+    if playbook:
+        parameters["playbook"] = playbook
+    if local:
+        from flows.agent_run import agent_run_flow
+
+        with clear_errors():
+            outcome = agent_run_flow(trigger_type=TriggerType.MANUAL.value, **parameters)
+        console.print(
+            f"run {outcome.run_id}: {_styled(outcome.status.value)}  {outcome.full_output_ref or ''}"
+        )
+        if outcome.output_preview:
+            console.print(outcome.output_preview, markup=False, highlight=False)
+        return
+    _trigger_deployment(
+        view.configuration.name, {**parameters, "trigger_type": TriggerType.API.value}, wait, timeout
+    )
+
+
+def _trigger_deployment(name: str, parameters: dict[str, Any], wait: bool, timeout: float) -> None:
+    from prefect import get_client
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    deployment = f"agent-run/{name}"
+    try:
+        flow_run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here, not a coroutine
+            deployment, parameters=parameters, timeout=0, as_subflow=False, tags=["hopflow", "api"]
+        )
+    except ObjectNotFound:
+        raise fail(f"deployment {deployment} is not registered on {_prefect_api() or 'the ephemeral API'}: "
+                   "start `hopflow serve` (or `hopflow deploy`) first") from None  # fmt: skip
+    console.print(f"flow run [bold]{flow_run.id}[/] of {deployment} ({flow_run.name}) scheduled")
+    if not wait:
+        return
+    deadline = time.monotonic() + timeout
+    state = flow_run.state
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            state = client.read_flow_run(flow_run.id).state
+            if state is not None and state.type.value in FINAL_STATES:
+                break
+            time.sleep(1)
+    kind = state.type.value if state is not None else "UNKNOWN"
+    console.print(f"flow run {flow_run.id}: {kind}")
+    if kind != "COMPLETED":
+        raise typer.Exit(1)
+
+
+def webhooks(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
+) -> None:
+    """Receive signed webhook calls for every active configuration and start their runs through Prefect."""
+    import uvicorn
+
+    from deployments.webhooks import SIGNATURE_HEADER, create_webhook_app
+
+    cfg = settings()
+    _migrated()
+    with clear_errors():
+        app = create_webhook_app(cfg)
+    for method, path in sorted(app.state.routes._routes):
+        route = app.state.routes._routes[(method, path)]
+        console.print(
+            f"{method} http://{host}:{port}{path} -> {route.deployment_name} (secret ${route.secret_env})",
+            markup=False,
+        )
+    console.print(f"sign each body: {SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256(body, secret)>; "
+                  f"bodies up to {cfg.webhook_max_body_bytes} bytes")  # fmt: skip
+    if not _prefect_api():
+        console.print(
+            "[yellow]PREFECT_API_URL is not set: runs would go to an ephemeral API nobody serves.[/]"
+        )
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 def register(app: typer.Typer) -> None:
     """Add the top-level agent commands (serve, deploy, trigger, webhooks) to the main app."""
+    app.command()(serve)
+    app.command()(deploy)
+    app.command()(trigger)
+    app.command()(webhooks)

@@ -19,7 +19,8 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 def test_late_running_does_not_undo_a_terminal_status(session: Session) -> None:
     run_id = str(uuid.uuid4())
-    upsert_run_log(session, run_id, prefect_state="COMPLETED", start_time=T0, end_time=T0 + timedelta(seconds=3))
+    end = T0 + timedelta(seconds=3)
+    upsert_run_log(session, run_id, prefect_state="COMPLETED", start_time=T0, end_time=end)
     row = upsert_run_log(session, run_id, prefect_state="RUNNING", start_time=T0, output_preview="hi")
     session.commit()
     assert row.status == RunStatus.SUCCESS and row.prefect_state == "COMPLETED"

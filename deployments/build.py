@@ -1,0 +1,181 @@
+"""Active AgentConfigurations -> deployments of agent_run_flow (`agent-run/<configuration name>`): served
+in one process (`hopflow serve`), or registered for a work pool with a prefect.yaml (`hopflow deploy`)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+from prefect import serve
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
+
+import flows.mirror as mirror
+from deployments.triggers import event_trigger_yaml, event_triggers_for, schedule_yaml, schedules_for
+from flows.agent_run import agent_run_flow
+from models.schemas.agents import AgentView
+from tasks.agents import read_configurations, read_webhook_routes
+
+logger = logging.getLogger("hopflow.deployments")
+
+# The runner asks Prefect for due runs this often. Prefect's default (10 s) gives ~8 s from a trigger
+# to the flow body; 1 s gives ~2 s (PREFECT_NOTES.md), the target being 2.5 s median.
+DEFAULT_POLL_SECONDS = 1.0
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+FLOW_ENTRYPOINT = "flows/agent_run.py:agent_run_flow"
+
+
+def deployment_tags(view: AgentView) -> list[str]:
+    definition = view.definition
+    tags = ["hopflow", "agent", f"agent:{definition.name}", f"agent-id:{definition.id}"]
+    if definition.category:
+        tags.append(f"category:{definition.category}")
+    return tags
+
+
+def deployment_description(view: AgentView) -> str:
+    definition = view.definition
+    parts = [f"{definition.name} {definition.version} ({definition.id})"]
+    parts += [p for p in (definition.tagline, definition.description, view.configuration.description) if p]
+    return "\n\n".join(parts)
+
+
+def concurrency_for(view: AgentView) -> ConcurrencyLimitConfig:
+    # ENQUEUE: a run over the limit waits its turn instead of being cancelled.
+    return ConcurrencyLimitConfig(
+        limit=view.definition.concurrency_limit, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
+    )
+
+
+def deployment_for(view: AgentView) -> RunnerDeployment:
+    """The deployment of one configuration: its schedules, event triggers, concurrency, tags, description."""
+    return agent_run_flow.to_deployment(
+        name=view.configuration.name,
+        parameters={"configuration_id": view.configuration.id},
+        schedules=schedules_for(view) or None,
+        triggers=event_triggers_for(view) or None,
+        concurrency_limit=concurrency_for(view),
+        tags=deployment_tags(view),
+        description=deployment_description(view),
+        version=view.definition.version,
+        # By module, so a worker finds the flow wherever hopflow is installed.
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+
+
+def active_agents() -> list[AgentView]:
+    """Every active configuration; a webhook path two of them claim stops everything, loudly."""
+    read_webhook_routes()
+    return read_configurations(active_only=True)
+
+
+def build_deployments(views: list[AgentView] | None = None) -> list[RunnerDeployment]:
+    return [deployment_for(v) for v in (active_agents() if views is None else views)]
+
+
+def hopflow_support(reconcile_seconds: int | None) -> list[RunnerDeployment]:
+    """The run-log reconciler deployment, and the crash automation on the server (flows/mirror.py)."""
+    extra: list[RunnerDeployment] = []
+    if reconcile_seconds is not None and hasattr(mirror, "reconciler_deployment"):
+        extra.append(mirror.reconciler_deployment(interval_seconds=reconcile_seconds))
+    if hasattr(mirror, "ensure_crash_automation"):
+        mirror.ensure_crash_automation()
+    return extra
+
+
+def serve_agents(
+    *,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
+    limit: int | None = None,
+    reconcile_seconds: int | None = 60,
+    views: list[AgentView] | None = None,
+) -> None:
+    """Serve every active configuration (and the reconciler) in this process until interrupted."""
+    deployments = build_deployments(views)
+    deployments += hopflow_support(reconcile_seconds)
+    if not deployments:
+        raise LookupError("nothing to serve: no active agent configuration (hopflow agents configure ...)")
+    serve(*deployments, limit=limit, query_seconds=poll_seconds, print_starting_message=False)
+
+
+def deploy_agents(
+    work_pool: str,
+    *,
+    prefect_yaml: Path | None = None,
+    reconcile_seconds: int | None = 60,
+    views: list[AgentView] | None = None,
+) -> list[str]:
+    """Register every active configuration (and the reconciler) for `work_pool`'s workers; returns ids.
+
+    Workers need hopflow installed and HOPFLOW_DATABASE_URL set: deployments load the flow by module.
+    """
+    from prefect import deploy
+
+    views = active_agents() if views is None else views
+    deployments = build_deployments(views)
+    if not deployments:
+        raise LookupError("nothing to deploy: no active agent configuration (hopflow agents configure ...)")
+    # A worker loads flows by module; a deployment that names a file needs an image or remote storage.
+    for extra in hopflow_support(reconcile_seconds):
+        if extra.entrypoint_type == EntrypointType.MODULE_PATH:
+            deployments.append(extra)
+        else:
+            logger.warning("not deploying %s: its entrypoint is a file path; serve it instead", extra.name)
+    ids = deploy(  # a sync call here: deploy() returns the ids, not a coroutine
+        *deployments,
+        work_pool_name=work_pool,
+        build=False,
+        push=False,
+        print_next_steps_message=False,
+        ignore_warnings=True,
+    )
+    if prefect_yaml is not None:
+        write_prefect_yaml(prefect_yaml, views, work_pool)
+    return [str(i) for i in cast("list[Any]", ids)]
+
+
+def prefect_yaml_document(views: list[AgentView], work_pool: str) -> dict[str, Any]:
+    """What `prefect deploy --all` needs to register the same agent deployments."""
+    import prefect
+
+    entries = []
+    for view in views:
+        concurrency = concurrency_for(view)
+        entries.append(
+            {
+                "name": view.configuration.name,
+                "version": view.definition.version,
+                "tags": deployment_tags(view),
+                "description": deployment_description(view),
+                "entrypoint": FLOW_ENTRYPOINT,
+                "parameters": {"configuration_id": view.configuration.id},
+                "work_pool": {"name": work_pool, "work_queue_name": None, "job_variables": {}},
+                "schedules": [schedule_yaml(s) for s in schedules_for(view)],
+                "triggers": [event_trigger_yaml(t) for t in event_triggers_for(view)],
+                "concurrency_limit": {
+                    "limit": concurrency.limit,
+                    "collision_strategy": concurrency.collision_strategy.value,
+                },
+            }
+        )
+    return {
+        "name": "hopflow",
+        "prefect-version": prefect.__version__,
+        "build": None,
+        "push": None,
+        "pull": [{"prefect.deployments.steps.set_working_directory": {"directory": str(PROJECT_ROOT)}}],
+        "deployments": entries,
+    }
+
+
+def write_prefect_yaml(path: Path, views: list[AgentView], work_pool: str) -> Path:
+    header = (
+        "# Written by `hopflow deploy`: the agent deployments of hopflow's active configurations.\n"
+        "# `prefect deploy --all` registers the same ones; workers need hopflow installed and\n"
+        "# HOPFLOW_DATABASE_URL set.\n"
+    )
+    body = yaml.safe_dump(prefect_yaml_document(views, work_pool), sort_keys=False, allow_unicode=True)
+    path.write_text(header + body, encoding="utf-8")
+    return path

@@ -1,0 +1,93 @@
+"""Blueprint triggers -> what Prefect runs them by: cron schedules (with timezone) and
+DeploymentEventTriggers; webhook triggers become routes of the receiver (deployments/webhooks.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.events import DeploymentEventTrigger
+from prefect.schedules import Cron, Schedule
+
+from models.enums import TriggerType
+from models.schemas.agents import AgentView, EventTriggerSpec, ScheduleTriggerSpec, trigger_from_config
+from tasks.agents import name_context, render_name
+
+# Prefect's server fills this in from the event that fired; a single-expression template keeps the
+# payload an object (it is rendered with `| tojson`, server/events/actions.py _wrap_v1_template).
+EVENT_PAYLOAD_TEMPLATE = "{{ event.payload }}"
+
+
+def _run_parameters(kind: TriggerType, playbook: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"trigger_type": kind.value}
+    if playbook is not None:
+        params["playbook"] = playbook
+    return params
+
+
+def schedules_for(view: AgentView) -> list[Schedule]:
+    """One cron schedule per schedule trigger; its runs carry trigger_type "schedule"."""
+    schedules = []
+    for stored in view.definition.triggers_config:
+        trigger = trigger_from_config(stored)
+        if isinstance(trigger, ScheduleTriggerSpec):
+            schedules.append(
+                Cron(
+                    trigger.cron,
+                    timezone=trigger.timezone,
+                    parameters=_run_parameters(TriggerType.SCHEDULE, trigger.playbook),
+                )
+            )
+    return schedules
+
+
+def event_triggers_for(view: AgentView) -> list[DeploymentEventTrigger]:
+    """One DeploymentEventTrigger per event trigger; match values may name the configuration."""
+    config = view.configuration
+    context = name_context(config.id, config.name, config.workspace_id, view.definition.id)
+    triggers = []
+    for n, stored in enumerate(view.definition.triggers_config):
+        trigger = trigger_from_config(stored)
+        if not isinstance(trigger, EventTriggerSpec):
+            continue
+        parameters = _run_parameters(TriggerType.EVENT, trigger.playbook)
+        parameters["payload"] = EVENT_PAYLOAD_TEMPLATE
+        extra: dict[str, Any] = {}
+        if trigger.match_related:
+            extra["match_related"] = _render_labels(trigger.match_related, context)
+        triggers.append(
+            DeploymentEventTrigger(
+                name=f"{config.name}: {trigger.event} (trigger {n})",
+                description=trigger.description or f"run agent {config.name} on {trigger.event}",
+                expect={trigger.event},
+                match=_render_labels(trigger.match, context),
+                parameters=parameters,
+                **extra,
+            )
+        )
+    return triggers
+
+
+def _render_labels(labels: dict[str, str | list[str]], context: dict[str, Any]) -> dict[str, str | list[str]]:
+    return {
+        key: render_name(value, context)
+        if isinstance(value, str)
+        else [render_name(v, context) for v in value]
+        for key, value in labels.items()
+    }
+
+
+def schedule_yaml(schedule: Schedule) -> dict[str, Any]:
+    """A schedule as prefect.yaml writes it."""
+    entry: dict[str, Any] = {"cron": schedule.cron, "timezone": schedule.timezone, "active": schedule.active}
+    if schedule.parameters:
+        entry["parameters"] = dict(schedule.parameters)
+    return entry
+
+
+def event_trigger_yaml(trigger: DeploymentEventTrigger) -> dict[str, Any]:
+    """An event trigger as prefect.yaml writes it (`prefect deploy` reads the same shape)."""
+    data = trigger.model_dump(mode="json", exclude_unset=True)
+    data["type"] = "event"
+    data["expect"] = sorted(trigger.expect)
+    data["enabled"] = trigger.enabled
+    return data

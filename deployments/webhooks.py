@@ -1,0 +1,191 @@
+"""The webhook receiver (`hopflow webhooks`): each webhook trigger's method and path, an HMAC-SHA256
+signed JSON body checked against the agent's inputs, then a flow run of its deployment via Prefect."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from models.enums import TriggerType
+from models.settings import Settings, get_settings
+from tasks.agents import WebhookRoute, check_payload, input_schema, normalise_path, read_webhook_routes
+from tasks.specs import render_path
+
+logger = logging.getLogger("hopflow.webhooks")
+
+SIGNATURE_HEADER = "X-Hopflow-Signature"
+SIGNATURE_PREFIX = "sha256="
+HEALTH_PATH = "/_hopflow/health"
+
+# (deployment name, parameters) -> flow run id; the real one asks Prefect (arun_deployment).
+RunStarter = Callable[[str, dict[str, Any]], Awaitable[str]]
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The header value a sender puts in X-Hopflow-Signature for `body`."""
+    return SIGNATURE_PREFIX + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def signature_ok(body: bytes, secret: str, header: str | None) -> bool:
+    if not header or not header.startswith(SIGNATURE_PREFIX):
+        return False
+    # Constant time: how much of a guess matched must not show in the response time.
+    return hmac.compare_digest(sign(body, secret).encode(), header.strip().encode())
+
+
+async def start_deployment_run(deployment: str, parameters: dict[str, Any]) -> str:
+    from prefect.deployments import arun_deployment
+
+    flow_run = await arun_deployment(
+        deployment, parameters=parameters, timeout=0, as_subflow=False, tags=["hopflow", "webhook"]
+    )
+    return str(flow_run.id)
+
+
+class RouteTable:
+    """The routes of every active configuration, re-read at most every `refresh_seconds` (so a new
+    configuration needs no restart); a path claimed twice keeps the last good table and logs why."""
+
+    def __init__(
+        self, loader: Callable[[], list[WebhookRoute]] = read_webhook_routes, refresh_seconds: float = 5.0
+    ) -> None:
+        self._loader = loader
+        self._refresh = refresh_seconds
+        self._lock = threading.Lock()
+        self._routes: dict[tuple[str, str], WebhookRoute] = {}
+        self._loaded_at = float("-inf")
+
+    def load(self) -> None:
+        routes = self._loader()
+        with self._lock:
+            self._routes = {(r.method, r.path): r for r in routes}
+            self._loaded_at = time.monotonic()
+
+    def refresh_if_stale(self) -> None:
+        if time.monotonic() - self._loaded_at < self._refresh:
+            return
+        try:
+            self.load()
+        except Exception:
+            logger.exception("webhook routes not reloaded; keeping the previous table")
+            self._loaded_at = time.monotonic()
+
+    def match(self, method: str, path: str) -> tuple[WebhookRoute | None, list[str]]:
+        """The route, or None and the methods the path does accept (for 405)."""
+        with self._lock:
+            route = self._routes.get((method, path))
+            methods = sorted(m for (m, p) in self._routes if p == path)
+        return route, methods
+
+    def routes(self) -> list[WebhookRoute]:
+        with self._lock:
+            return sorted(self._routes.values(), key=lambda r: (r.path, r.method))
+
+    def __len__(self) -> int:
+        return len(self._routes)
+
+
+def _error(status: int, detail: Any, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=dict(headers or {}))
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it is past `limit` bytes (read no further than that)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def create_webhook_app(
+    settings: Settings | None = None,
+    *,
+    routes: RouteTable | None = None,
+    start_run: RunStarter = start_deployment_run,
+    environ: Mapping[str, str] = os.environ,
+) -> FastAPI:
+    """The receiver: POST (PUT, PATCH) {path} -> 202 {"flow_run_id"}; 401 bad or missing signature,
+    404 unknown path, 405 wrong method, 413 body over HOPFLOW_WEBHOOK_MAX_BODY_BYTES, 422 body that is
+    not a JSON object of the agent's inputs, 503 when Prefect has no such deployment."""
+    settings = settings or get_settings()
+    if routes is None:
+        routes = RouteTable()
+        routes.load()  # a path claimed twice stops the receiver at start, not at the first call
+    table = routes
+    limit = settings.webhook_max_body_bytes
+    app = FastAPI(title="hopflow webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get(HEALTH_PATH)
+    async def health() -> dict[str, Any]:
+        await run_in_threadpool(table.refresh_if_stale)
+        return {"status": "ok", "routes": len(table)}
+
+    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def receive(request: Request, path: str) -> JSONResponse:
+        await run_in_threadpool(table.refresh_if_stale)
+        route, methods = table.match(request.method, normalise_path(path))
+        if route is None:
+            if methods:
+                return _error(405, f"use {', '.join(methods)}", {"Allow": ", ".join(methods)})
+            return _error(404, "no webhook at this path")
+        body = await _read_limited(request, limit)
+        if body is None:
+            return _error(413, f"body larger than {limit} bytes")
+        secret = environ.get(route.secret_env)
+        if not secret:
+            logger.error(
+                "webhook %s %s: %s is not set; refusing every call",
+                route.method,
+                route.path,
+                route.secret_env,
+            )
+            return _error(500, "this webhook's secret is not configured on the server")
+        if not signature_ok(body, secret, request.headers.get(SIGNATURE_HEADER)):
+            return _error(401, f"missing or bad {SIGNATURE_HEADER} (sha256=<hex HMAC-SHA256 of the body>)")
+        try:
+            payload = json.loads(body) if body.strip() else {}
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return _error(422, f"body is not JSON: {exc}")
+        issues = check_payload(input_schema(route.inputs_schema), payload)
+        if issues:
+            return _error(422, [f"{render_path(i.path)}: {i.message}" for i in issues])
+        parameters: dict[str, Any] = {
+            "configuration_id": route.configuration_id,
+            "trigger_type": TriggerType.WEBHOOK.value,
+            "payload": payload,
+        }
+        if route.playbook is not None:
+            parameters["playbook"] = route.playbook
+        try:
+            flow_run_id = await start_run(route.deployment_name, parameters)
+        except Exception as exc:
+            from prefect.exceptions import ObjectNotFound
+
+            if isinstance(exc, ObjectNotFound):
+                return _error(
+                    503, f"deployment {route.deployment_name} is not registered (is `hopflow serve` running?)"
+                )
+            logger.exception("webhook %s %s: could not start a run", route.method, route.path)
+            return _error(503, f"could not start a run of {route.deployment_name}: {type(exc).__name__}")
+        return JSONResponse(
+            {"flow_run_id": flow_run_id, "deployment": route.deployment_name}, status_code=202
+        )
+
+    app.state.routes = table
+    return app

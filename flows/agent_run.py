@@ -1,0 +1,87 @@
+"""agent_run_flow(configuration_id, trigger_type, payload): the flow behind every agent deployment.
+
+It snapshots the run (inputs redacted, directive, window since the last successful run), builds a
+mission from the playbook, runs mission_flow as a subflow, then records the outcome on the
+configuration. Only orchestration here: every read and write happens in tasks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.runtime import flow_run as runtime_flow_run
+
+from flows.mirror import mirror_hooks
+from flows.mission import run_mission
+from models.enums import LastRunStatus, MissionStatus
+from tasks import agents
+from tasks.agents import AgentMission, AgentRunContext, AgentRunOutcome
+
+
+def _run_name() -> str:
+    params = runtime_flow_run.parameters
+    configuration_id = params.get("configuration_id", "")
+    trigger = params.get("trigger_type", "manual")
+    try:
+        name = agents.read_agent(configuration_id).configuration.name
+    except Exception:
+        name = configuration_id
+    return f"agent/{name}/{trigger}"
+
+
+@task(name="snapshot-agent-run")
+def snapshot_agent_run(
+    configuration_id: str, trigger_type: str, payload: Any, playbook: str | None
+) -> AgentRunContext:
+    return agents.snapshot_agent_run(
+        configuration_id, str(runtime_flow_run.id), trigger_type, payload, playbook
+    )
+
+
+@task(name="create-agent-mission")
+def create_agent_mission(context: AgentRunContext) -> AgentMission:
+    return agents.create_agent_mission(context)
+
+
+@task(name="finish-agent-run")
+def finish_agent_run(
+    context: AgentRunContext,
+    mission: AgentMission | None,
+    status: LastRunStatus,
+    outputs: dict[str, str] | None = None,
+    error: str | None = None,
+) -> AgentRunOutcome:
+    return agents.finish_agent_run(context, mission, status, outputs=outputs, error=error)
+
+
+def _on_cancellation(flow: Any, flow_run: Any, state: Any) -> None:
+    configuration_id = (flow_run.parameters or {}).get("configuration_id")
+    if configuration_id:
+        agents.record_cancelled_run(configuration_id, str(flow_run.id))
+
+
+@flow(
+    name="agent-run",
+    flow_run_name=_run_name,
+    log_prints=True,
+    **mirror_hooks(on_cancellation=[_on_cancellation]),
+)
+def agent_run_flow(
+    configuration_id: str,
+    trigger_type: str = "manual",
+    payload: dict[str, Any] | str | None = None,
+    playbook: str | None = None,
+) -> AgentRunOutcome:
+    """Run one agent configuration once: its playbook as a mission, started by `trigger_type`."""
+    context = snapshot_agent_run(configuration_id, trigger_type, payload, playbook)
+    mission = create_agent_mission(context)
+    if mission.mission_id is None:  # every step's condition was false: nothing to run
+        return finish_agent_run(context, mission, LastRunStatus.SUCCESS)
+    try:
+        result = run_mission(mission.mission_id)  # mission_flow as a subflow
+    except Exception as exc:
+        finish_agent_run(context, mission, LastRunStatus.ERROR, error=f"{type(exc).__name__}: {exc}")
+        raise
+    status = LastRunStatus.SUCCESS if result.status == MissionStatus.COMPLETED else LastRunStatus.ERROR
+    return finish_agent_run(context, mission, status, outputs=result.outputs)
