@@ -24,7 +24,9 @@ logger = logging.getLogger("hopflow.deployments")
 # to the flow body; 1 s gives ~2 s (PREFECT_NOTES.md), the target being 2.5 s median.
 DEFAULT_POLL_SECONDS = 1.0
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-FLOW_ENTRYPOINT = "flows/agent_run.py:agent_run_flow"
+# Absolute: `prefect deploy` reads the file from where it runs, a worker from the pull step's folder.
+FLOW_ENTRYPOINT = f"{PROJECT_ROOT / 'flows' / 'agent_run.py'}:agent_run_flow"
+RECONCILER_ENTRYPOINT = f"{PROJECT_ROOT / 'flows' / 'mirror.py'}:sync_run_logs"
 
 
 def deployment_tags(view: AgentView) -> list[str]:
@@ -132,12 +134,14 @@ def deploy_agents(
         ignore_warnings=True,
     )
     if prefect_yaml is not None:
-        write_prefect_yaml(prefect_yaml, views, work_pool)
+        write_prefect_yaml(prefect_yaml, views, work_pool, reconcile_seconds)
     return [str(i) for i in cast("list[Any]", ids)]
 
 
-def prefect_yaml_document(views: list[AgentView], work_pool: str) -> dict[str, Any]:
-    """What `prefect deploy --all` needs to register the same agent deployments."""
+def prefect_yaml_document(
+    views: list[AgentView], work_pool: str, reconcile_seconds: int | None = None
+) -> dict[str, Any]:
+    """What `prefect deploy --all` needs to register the same agent deployments (and the reconciler)."""
     import prefect
 
     entries = []
@@ -160,6 +164,18 @@ def prefect_yaml_document(views: list[AgentView], work_pool: str) -> dict[str, A
                 },
             }
         )
+    if reconcile_seconds is not None:
+        entries.append(
+            {
+                "name": "sync-run-logs",
+                "tags": ["hopflow"],
+                "description": "The run-log reconciler (sync_run_logs).",
+                "entrypoint": RECONCILER_ENTRYPOINT,
+                "work_pool": {"name": work_pool, "work_queue_name": None, "job_variables": {}},
+                "schedules": [{"interval": reconcile_seconds, "active": True}],
+                "concurrency_limit": 1,
+            }
+        )
     return {
         "name": "hopflow",
         "prefect-version": prefect.__version__,
@@ -170,12 +186,15 @@ def prefect_yaml_document(views: list[AgentView], work_pool: str) -> dict[str, A
     }
 
 
-def write_prefect_yaml(path: Path, views: list[AgentView], work_pool: str) -> Path:
+def write_prefect_yaml(
+    path: Path, views: list[AgentView], work_pool: str, reconcile_seconds: int | None = None
+) -> Path:
     header = (
         "# Written by `hopflow deploy`: the agent deployments of hopflow's active configurations.\n"
         "# `prefect deploy --all` registers the same ones; workers need hopflow installed and\n"
         "# HOPFLOW_DATABASE_URL set.\n"
     )
-    body = yaml.safe_dump(prefect_yaml_document(views, work_pool), sort_keys=False, allow_unicode=True)
+    document = prefect_yaml_document(views, work_pool, reconcile_seconds)
+    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     path.write_text(header + body, encoding="utf-8")
     return path

@@ -18,7 +18,6 @@ from models.enums import AgentConfigurationStatus, EntityType, LastRunStatus
 from models.orm import (
     AgentConfiguration,
     AgentDefinition,
-    AgentRunLog,
     Directive,
     Entity,
     Playbook,
@@ -239,19 +238,14 @@ def record_configuration_run(
     output_preview: str | None = None,
     full_output_ref: str | None = None,
 ) -> bool:
-    """Set last_run_* from a finished run, unless a run that started later is already recorded.
-
-    A run's own subflows (its mission) start later but are part of it: they do not count as newer.
-    """
+    """Set last_run_* from a finished run, unless a run that started later is already recorded."""
     configuration = session.get(AgentConfiguration, configuration_id, with_for_update=True)
     if configuration is None:
         return False
-    held = configuration.last_run_id
     if (
-        held not in (None, run_id)
+        configuration.last_run_id not in (None, run_id)
         and configuration.last_run_at is not None
         and started_at < configuration.last_run_at
-        and not _is_child_run(session, held, run_id)
     ):
         return False
     configuration.last_run_id = run_id
@@ -263,11 +257,6 @@ def record_configuration_run(
         configuration.last_run_full_output_ref = full_output_ref
     session.flush()
     return True
-
-
-def _is_child_run(session: Session, run_id: str | None, parent_run_id: str) -> bool:
-    parent = session.scalar(sa.select(AgentRunLog.parent_run_id).where(AgentRunLog.run_id == run_id))
-    return parent == parent_run_id
 
 
 # --- workspaces and directives -------------------------------------------------------------------

@@ -351,7 +351,3 @@ class AgentView(BaseModel):
 
     configuration: ConfigurationRead
     definition: DefinitionRead
-
-    @property
-    def deployment_name(self) -> str:
-        return self.configuration.name

@@ -55,7 +55,8 @@ def test_prefect_yaml_describes_the_same_deployments(agents: list[str], tmp_path
     document = prefect_yaml_document(views, "agents-pool")
     assert [d["name"] for d in document["deployments"]] == ["shop-a", "shop-b"]
     first = document["deployments"][0]
-    assert first["entrypoint"] == "flows/agent_run.py:agent_run_flow"
+    file, _, function = first["entrypoint"].rpartition(":")
+    assert Path(file).is_absolute() and Path(file).is_file() and function == "agent_run_flow"
     assert first["work_pool"]["name"] == "agents-pool"
     assert first["schedules"] == [
         {

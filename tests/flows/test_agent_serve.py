@@ -242,9 +242,11 @@ def test_deploy_registers_agents_for_a_work_pool_and_writes_prefect_yaml(
     assert result.exit_code == 0, result.output
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name(pooled.deployment)
+        reconciler = client.read_deployment_by_name("sync-run-logs/sync-run-logs")
     assert deployment.work_pool_name == pool
     assert deployment.entrypoint == "flows.agent_run.agent_run_flow"
     assert [s.schedule.cron for s in deployment.schedules] == ["*/5 * * * *"]
+    assert reconciler.work_pool_name == pool  # the run-log reconciler goes with the agents
     document = yaml.safe_load(target.read_text())
-    assert [d["name"] for d in document["deployments"]] == [pooled.name]
+    assert [d["name"] for d in document["deployments"]] == [pooled.name, "sync-run-logs"]
     assert document["deployments"][0]["work_pool"]["name"] == pool
