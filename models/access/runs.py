@@ -288,12 +288,17 @@ def update_configuration_last_run(session: Session, row: AgentRunLog) -> None:
 
 
 def last_successful_run(session: Session, agent_configuration_id: str) -> AgentRunLog | None:
-    """Seed 002's "since last successful run": served by ix_agent_run_logs_since_success."""
+    """Seed 002's "since last successful run": served by ix_agent_run_logs_since_success.
+
+    Only the agent's own runs count: a mission subflow carries the configuration id too, and may
+    succeed inside an agent run that then fails.
+    """
     return session.scalars(
         sa.select(AgentRunLog)
         .where(
             AgentRunLog.agent_configuration_id == agent_configuration_id,
             AgentRunLog.status == RunStatus.SUCCESS,
+            AgentRunLog.flow_name != "mission",
         )
         .order_by(AgentRunLog.end_time.desc())
         .limit(1)

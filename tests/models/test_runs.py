@@ -57,3 +57,45 @@ def test_concurrent_writers_leave_one_row(db_url: str) -> None:
     with session_scope(db_url) as s:
         rows = s.scalars(sa.select(AgentRunLog).where(AgentRunLog.run_id == run_id)).all()
         assert len(rows) == 1 and rows[0].status == RunStatus.SUCCESS
+
+
+def test_last_successful_run_ignores_a_mission_subflow_inside_a_failed_agent_run(session: Session) -> None:
+    from models.access.runs import last_successful_run
+    from models.orm import AgentConfiguration, AgentDefinition
+
+    session.add(AgentDefinition(id="agent_x", name="X", version="1.0.0"))
+    config = AgentConfiguration(name="x-1", agent_definition_id="agent_x")
+    session.add(config)
+    session.flush()
+    ok_run, failed_run, inner_mission = (str(uuid.uuid4()) for _ in range(3))
+    upsert_run_log(
+        session,
+        ok_run,
+        prefect_state="COMPLETED",
+        flow_name="agent-run",
+        agent_configuration_id=config.id,
+        start_time=T0,
+        end_time=T0 + timedelta(minutes=1),
+    )
+    upsert_run_log(
+        session,
+        failed_run,
+        prefect_state="FAILED",
+        flow_name="agent-run",
+        agent_configuration_id=config.id,
+        start_time=T0 + timedelta(hours=1),
+        end_time=T0 + timedelta(hours=1, minutes=5),
+    )
+    upsert_run_log(
+        session,
+        inner_mission,
+        prefect_state="COMPLETED",
+        flow_name="mission",
+        parent_run_id=failed_run,
+        agent_configuration_id=config.id,
+        start_time=T0 + timedelta(hours=1),
+        end_time=T0 + timedelta(hours=1, minutes=4),
+    )
+    session.commit()
+    last = last_successful_run(session, config.id)
+    assert last is not None and last.run_id == ok_run
