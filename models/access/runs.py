@@ -298,7 +298,8 @@ def last_successful_run(session: Session, agent_configuration_id: str) -> AgentR
         .where(
             AgentRunLog.agent_configuration_id == agent_configuration_id,
             AgentRunLog.status == RunStatus.SUCCESS,
-            AgentRunLog.flow_name != "mission",
+            # NULL-safe: a row whose flow name is not known yet is not a mission subflow.
+            sa.or_(AgentRunLog.flow_name.is_(None), AgentRunLog.flow_name != "mission"),
         )
         .order_by(AgentRunLog.end_time.desc())
         .limit(1)
