@@ -33,10 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 import sqlalchemy as sa
+from hopflow.flows.mirror import mirror_hooks
 from prefect import flow, get_client
 from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-from flows.mirror import mirror_hooks
 
 PG_URL = os.environ.get("HOPFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -102,9 +101,9 @@ def start_prefect_server(workdir: Path) -> tuple[str, Callable[[], None]]:
 
 def use_postgres_schema(workdir: Path) -> Callable[[], None]:
     """Point hopflow at a fresh, migrated PostgreSQL schema; returns its cleanup."""
-    from models import migrations
-    from models.db import dispose_engines
-    from models.settings import reset_settings
+    from hopflow.models import migrations
+    from hopflow.models.db import dispose_engines
+    from hopflow.models.settings import reset_settings
 
     schema = f"bench_mirror_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
@@ -157,8 +156,8 @@ def pct(values: list[float], q: float) -> float:
 def hook_lag(k: int) -> list[tuple[str, str]]:
     """K hooked flow runs: lag from the terminal state's timestamp (Prefect's) to the commit of the
     terminal row (its status event, written in the hook's transaction), and the call-time overhead."""
-    from models.db import session_scope
-    from models.orm import AgentRunLog, Event
+    from hopflow.models.db import session_scope
+    from hopflow.models.orm import AgentRunLog, Event
 
     for i in range(3):  # warm-up: imports, connections, flow registration
         bare_probe(i)
@@ -227,7 +226,7 @@ def bare_page_read(flow_name: str, in_flight: int = 1) -> tuple[int, float]:
     import contextvars
     from concurrent.futures import ThreadPoolExecutor
 
-    from tasks.mirror import count_window_runs, open_sync_window, read_flow_run_page
+    from hopflow.tasks.mirror import count_window_runs, open_sync_window, read_flow_run_page
 
     window = open_sync_window(None, [flow_name], use_watermark=False)
     started = time.perf_counter()
@@ -245,9 +244,9 @@ def bare_page_read(flow_name: str, in_flight: int = 1) -> tuple[int, float]:
 
 
 def reconciler(n: int, concurrency: int) -> list[tuple[str, str]]:
-    from flows.mirror import sync_run_logs
-    from models.db import session_scope
-    from models.orm import AgentRunLog
+    from hopflow.flows.mirror import sync_run_logs
+    from hopflow.models.db import session_scope
+    from hopflow.models.orm import AgentRunLog
 
     @flow(name=f"bench-mirror-{uuid.uuid4().hex[:8]}")
     def bench_runs(i: int) -> int:
@@ -287,7 +286,7 @@ def reconciler(n: int, concurrency: int) -> list[tuple[str, str]]:
 
     # The write path alone: the same runs, already read, written again into emptied tables one page
     # (one transaction) at a time, with nothing else running in this process.
-    from tasks.mirror import open_sync_window, read_flow_run_page, snapshot_of
+    from hopflow.tasks.mirror import open_sync_window, read_flow_run_page, snapshot_of
 
     window = open_sync_window(None, [bench_runs.name], use_watermark=False)
     snaps = []
@@ -299,7 +298,7 @@ def reconciler(n: int, concurrency: int) -> list[tuple[str, str]]:
             ]
     with session_scope() as session:
         session.execute(sa.text("truncate agent_run_logs, events, run_artifacts"))
-    from tasks.mirror import mirror_runs
+    from hopflow.tasks.mirror import mirror_runs
 
     t0 = time.perf_counter()
     for start in range(0, len(snaps), 200):

@@ -66,8 +66,8 @@ def mission_spec(n: int) -> dict[str, Any]:
 
 def use_database(backend: str, workdir: Path) -> tuple[str, Any]:
     """Point hopflow at a fresh database on `backend`; returns (url, cleanup)."""
-    from models import migrations
-    from models.settings import reset_settings
+    from hopflow.models import migrations
+    from hopflow.models.settings import reset_settings
 
     if backend == "sqlite":
         url = f"sqlite:///{workdir / 'bench.db'}"
@@ -80,7 +80,7 @@ def use_database(backend: str, workdir: Path) -> tuple[str, Any]:
         url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
 
         def cleanup() -> None:
-            from models.db import dispose_engines
+            from hopflow.models.db import dispose_engines
 
             dispose_engines()
             with admin.connect() as conn:
@@ -95,11 +95,11 @@ def use_database(backend: str, workdir: Path) -> tuple[str, Any]:
 
 
 def time_mission(n: int) -> float:
-    from flows.mission import mission_flow
-    from models.access.identity import ensure_user
-    from models.db import session_scope
-    from tasks.missions import create_mission_from_spec
-    from tasks.specs import parse_mission_spec
+    from hopflow.flows.mission import mission_flow
+    from hopflow.models.access.identity import ensure_user
+    from hopflow.models.db import session_scope
+    from hopflow.tasks.missions import create_mission_from_spec
+    from hopflow.tasks.specs import parse_mission_spec
 
     with session_scope() as session:
         user = ensure_user(session)

@@ -14,8 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
-
-from models.values import summarise
+from hopflow.models.values import summarise
 
 KB = 2**10
 MB = 2**20

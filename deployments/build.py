@@ -7,16 +7,15 @@ import logging
 from pathlib import Path
 from typing import Any, cast
 
+import hopflow.flows.mirror as mirror
 import yaml
+from hopflow.deployments.triggers import event_trigger_yaml, event_triggers_for, schedule_yaml, schedules_for
+from hopflow.flows.agent_run import agent_run_flow
+from hopflow.models.schemas.agents import AgentView
+from hopflow.tasks.agents import read_configurations, read_webhook_routes
 from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
-
-import flows.mirror as mirror
-from deployments.triggers import event_trigger_yaml, event_triggers_for, schedule_yaml, schedules_for
-from flows.agent_run import agent_run_flow
-from models.schemas.agents import AgentView
-from tasks.agents import read_configurations, read_webhook_routes
 
 logger = logging.getLogger("hopflow.deployments")
 

@@ -10,9 +10,8 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import typer
-
-from deployments.commands import agents, db, missions, runs
-from deployments.commands.common import console, settings
+from hopflow.deployments.commands import agents, db, missions, runs
+from hopflow.deployments.commands.common import console, settings
 
 app = typer.Typer(
     name="hopflow",

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from hopflow.models.enums import TriggerType
+from hopflow.models.schemas.agents import (
+    AgentView,
+    EventTriggerSpec,
+    ScheduleTriggerSpec,
+    trigger_from_config,
+)
+from hopflow.tasks.agents import name_context, render_name
 from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron, Schedule
-
-from models.enums import TriggerType
-from models.schemas.agents import AgentView, EventTriggerSpec, ScheduleTriggerSpec, trigger_from_config
-from tasks.agents import name_context, render_name
 
 # Prefect's server fills this in from the event that fired; a single-expression template keeps the
 # payload an object (it is rendered with `| tojson`, server/events/actions.py _wrap_v1_template).

@@ -15,12 +15,17 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from hopflow.models.enums import TriggerType
+from hopflow.models.settings import Settings, get_settings
+from hopflow.tasks.agents import (
+    WebhookRoute,
+    check_payload,
+    input_schema,
+    normalise_path,
+    read_webhook_routes,
+)
+from hopflow.tasks.specs import render_path
 from starlette.concurrency import run_in_threadpool
-
-from models.enums import TriggerType
-from models.settings import Settings, get_settings
-from tasks.agents import WebhookRoute, check_payload, input_schema, normalise_path, read_webhook_routes
-from tasks.specs import render_path
 
 logger = logging.getLogger("hopflow.webhooks")
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from hopflow.flows.mirror import mirror_hooks
+from hopflow.flows.mission import run_mission
+from hopflow.models.enums import LastRunStatus, MissionStatus
+from hopflow.tasks import agents
+from hopflow.tasks.agents import AgentMission, AgentRunContext, AgentRunOutcome
 from prefect import flow, task
 from prefect.runtime import flow_run as runtime_flow_run
-
-from flows.mirror import mirror_hooks
-from flows.mission import run_mission
-from models.enums import LastRunStatus, MissionStatus
-from tasks import agents
-from tasks.agents import AgentMission, AgentRunContext, AgentRunOutcome
 
 
 def _run_name() -> str:

@@ -9,11 +9,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
+from hopflow.tasks import mirror
 from prefect import flow, get_client, task
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
-
-from tasks import mirror
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -300,7 +299,7 @@ def ensure_crash_automation() -> None:
 @task(name="publish-run-report")
 def publish_run_report(since: datetime | None, by: str) -> str:
     # Imported here: pandas costs every served run ~0.4 s of start-up, and only reports need it.
-    from tasks import reports as run_reports
+    from hopflow.tasks import reports as run_reports
 
     report = run_reports.read_run_report(since=since, by=by)
     return str(run_reports.publish_run_report(report, by=by, since=since))

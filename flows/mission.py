@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from hopflow.flows.mirror import mirror_hooks
+from hopflow.tasks import missions
+from hopflow.tasks.artifacts import publisher
+from hopflow.tasks.assets import artifact_key
+from hopflow.tasks.hops import run_hop
+from hopflow.tasks.missions import MissionResult, MissionStart, NextHop
 from prefect import flow, get_client, task
 from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run as runtime_flow_run
-
-from flows.mirror import mirror_hooks
-from tasks import missions
-from tasks.artifacts import publisher
-from tasks.assets import artifact_key
-from tasks.hops import run_hop
-from tasks.missions import MissionResult, MissionStart, NextHop
 
 
 def _run_name() -> str:

@@ -8,11 +8,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from hopflow.models.settings import get_settings, normalise_database_url
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
-
-from models.settings import get_settings, normalise_database_url
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}

@@ -1,7 +1,7 @@
 """Every status enum of hopflow and, as data, the moves each status machine allows.
 
 Values are exactly those of the seeds (004 for the execution core, 001 for agents and runs,
-000 for plans and faults). `ALLOWED_TRANSITIONS` is the one table `models.access.status.transition`
+000 for plans and faults). `ALLOWED_TRANSITIONS` is the one table `hopflow.models.access.status.transition`
 consults; nothing else decides whether a status may change.
 """
 

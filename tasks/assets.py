@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
-from models.enums import AssetStatus
-from models.orm import Asset
-from models.settings import Settings
-from models.values import describe_type, from_jsonable, summarise, to_jsonable
+from hopflow.models.enums import AssetStatus
+from hopflow.models.orm import Asset
+from hopflow.models.settings import Settings
+from hopflow.models.values import describe_type, from_jsonable, summarise, to_jsonable
 
 ARTIFACT_KEY_RE = re.compile(r"[^a-z0-9-]+")
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from hopflow.models.access.status import advance_to
+from hopflow.models.db import session_scope
+from hopflow.models.enums import HopStatus, MissionStatus
+from hopflow.models.orm import Hop, Mission, ToolStep, utcnow
+from hopflow.tasks.missions import step_run_name
+from hopflow.tasks.steps import StepOutcome, run_tool_step
 from prefect import task
 from prefect.runtime import task_run as runtime_task_run
 from pydantic import BaseModel
-
-from models.access.status import advance_to
-from models.db import session_scope
-from models.enums import HopStatus, MissionStatus
-from models.orm import Hop, Mission, ToolStep, utcnow
-from tasks.missions import step_run_name
-from tasks.steps import StepOutcome, run_tool_step
 
 
 class StepPlan(BaseModel):

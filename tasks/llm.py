@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import httpx
+from hopflow.models.settings import LLMProviderName, Settings, get_settings
 from pydantic import BaseModel, ConfigDict, Field
-
-from models.settings import LLMProviderName, Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

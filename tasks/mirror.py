@@ -14,11 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from prefect import get_client
-from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
-
-from models.access.runs import (
+from hopflow.models.access.runs import (
     RunFile,
     RunLogUpdate,
     read_log_artifacts,
@@ -28,11 +24,14 @@ from models.access.runs import (
     upsert_run_logs,
     write_watermark,
 )
-from models.db import session_scope
-from models.enums import AssetRole, AssetScopeType, RunArtifactKind, TriggerType
-from models.orm import AgentConfiguration, AgentRunLog, Asset, Hop, LLMCall, Mission, ToolStep, utcnow
-from models.secrets import redact, scrub, secret_values
-from models.settings import Settings, get_settings
+from hopflow.models.db import session_scope
+from hopflow.models.enums import AssetRole, AssetScopeType, RunArtifactKind, TriggerType
+from hopflow.models.orm import AgentConfiguration, AgentRunLog, Asset, Hop, LLMCall, Mission, ToolStep, utcnow
+from hopflow.models.secrets import redact, scrub, secret_values
+from hopflow.models.settings import Settings, get_settings
+from prefect import get_client
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 logger = logging.getLogger("hopflow.mirror")
 

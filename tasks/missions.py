@@ -10,20 +10,26 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 import yaml
+from hopflow.models.access.assets import create_asset, read_mission_state
+from hopflow.models.access.status import advance_to, record_event
+from hopflow.models.db import session_scope
+from hopflow.models.enums import (
+    AssetRole,
+    AssetScopeType,
+    AssetStatus,
+    HopStatus,
+    MissionStatus,
+    ToolExecutionStatus,
+)
+from hopflow.models.orm import Asset, Hop, Mission, ToolStep, utcnow
+from hopflow.models.schemas.specs import AssetRef, HopSpec, InputAssetSpec, MissionSpec
+from hopflow.models.settings import Settings, get_settings
+from hopflow.tasks.assets import asset_table_rows, store_value
+from hopflow.tasks.specs import AssetCatalog, SpecError, SpecIssue, check_hop, check_mission_spec
+from hopflow.tasks.tools import ToolContext, get_tool
+from hopflow.tasks.tools.registry import asset_type_of
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
-
-from models.access.assets import create_asset, read_mission_state
-from models.access.status import advance_to, record_event
-from models.db import session_scope
-from models.enums import AssetRole, AssetScopeType, AssetStatus, HopStatus, MissionStatus, ToolExecutionStatus
-from models.orm import Asset, Hop, Mission, ToolStep, utcnow
-from models.schemas.specs import AssetRef, HopSpec, InputAssetSpec, MissionSpec
-from models.settings import Settings, get_settings
-from tasks.assets import asset_table_rows, store_value
-from tasks.specs import AssetCatalog, SpecError, SpecIssue, check_hop, check_mission_spec
-from tasks.tools import ToolContext, get_tool
-from tasks.tools.registry import asset_type_of
 
 
 class MissionNotFound(LookupError):
@@ -382,7 +388,7 @@ def complete_mission(mission_id: str) -> MissionResult:
 
 
 def mission_result(session: Session, mission: Mission) -> MissionResult:
-    from models.orm import LLMCall
+    from hopflow.models.orm import LLMCall
 
     state = read_mission_state(session, mission.id)
     steps = session.scalar(

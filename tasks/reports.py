@@ -11,11 +11,10 @@ from uuid import UUID
 
 import pandas as pd
 import sqlalchemy as sa
+from hopflow.models.db import session_scope
+from hopflow.models.enums import RunStatus
+from hopflow.models.orm import AgentConfiguration, AgentRunLog, LLMCall
 from sqlalchemy.orm import Session
-
-from models.db import session_scope
-from models.enums import RunStatus
-from models.orm import AgentConfiguration, AgentRunLog, LLMCall
 
 GroupBy = Literal["agent", "model", "day"]
 GROUP_BYS: tuple[str, ...] = get_args(GroupBy)

@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from hopflow.models.enums import AssetScopeType
+from hopflow.models.schemas.specs import UNION_TAGS, AssetRef, HopSpec, LiteralValue, MissionSpec, StepSpec
+from hopflow.models.secrets import has_env_refs
+from hopflow.tasks.tools import UnknownToolError, get_tool
+from hopflow.tasks.tools.registry import accepts, asset_type_of
 from pydantic import TypeAdapter, ValidationError
-
-from models.enums import AssetScopeType
-from models.schemas.specs import UNION_TAGS, AssetRef, HopSpec, LiteralValue, MissionSpec, StepSpec
-from models.secrets import has_env_refs
-from tasks.tools import UnknownToolError, get_tool
-from tasks.tools.registry import accepts, asset_type_of
 
 PathT = tuple[str | int, ...]
 

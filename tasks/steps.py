@@ -9,22 +9,21 @@ import json
 import logging
 from typing import Any
 
+from hopflow.models.access.status import advance_to, record_event
+from hopflow.models.db import session_scope
+from hopflow.models.enums import AssetStatus, FaultSeverity, ToolExecutionStatus
+from hopflow.models.orm import Asset, Fault, Hop, LLMCall, ToolStep, utcnow
+from hopflow.models.secrets import resolve_env_refs, scrub, secret_values
+from hopflow.models.settings import PromptStorage, Settings, get_settings
+from hopflow.tasks.artifacts import publisher
+from hopflow.tasks.assets import artifact_key, asset_markdown, is_ready, load_value, store_value
+from hopflow.tasks.llm import LLMCallRecord, redact_prompt
+from hopflow.tasks.tools import ToolContext, get_tool
 from prefect import task
 from prefect.runtime import flow_run as runtime_flow_run
 from prefect.runtime import task_run as runtime_task_run
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
-
-from models.access.status import advance_to, record_event
-from models.db import session_scope
-from models.enums import AssetStatus, FaultSeverity, ToolExecutionStatus
-from models.orm import Asset, Fault, Hop, LLMCall, ToolStep, utcnow
-from models.secrets import resolve_env_refs, scrub, secret_values
-from models.settings import PromptStorage, Settings, get_settings
-from tasks.artifacts import publisher
-from tasks.assets import artifact_key, asset_markdown, is_ready, load_value, store_value
-from tasks.llm import LLMCallRecord, redact_prompt
-from tasks.tools import ToolContext, get_tool
 
 logger = logging.getLogger("hopflow.steps")
 

@@ -57,7 +57,7 @@ def pg_schema_url(schema: str) -> str:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One SQLite file migrated with Alembic, copied for every test that wants a migrated SQLite."""
-    from models import migrations
+    from hopflow.models import migrations
 
     path = tmp_path_factory.mktemp("template") / "hopflow.db"
     migrations.upgrade(f"sqlite:///{path}")
@@ -66,8 +66,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _dispose(url: str) -> None:
-    from models.db import _engines
-    from models.settings import normalise_database_url
+    from hopflow.models.db import _engines
+    from hopflow.models.settings import normalise_database_url
 
     engine = _engines.pop(normalise_database_url(url), None)
     if engine is not None:
@@ -114,7 +114,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     with admin.connect() as conn:
         conn.execute(sa.text(f'create schema "{schema}"'))
     url = pg_schema_url(schema)
-    from models import migrations
+    from hopflow.models import migrations
 
     try:
         migrations.upgrade(url)
@@ -128,7 +128,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 
 @pytest.fixture
 def session(db_url: str) -> Iterator[Session]:
-    from models.db import get_session_factory
+    from hopflow.models.db import get_session_factory
 
     s = get_session_factory(db_url)()
     try:
@@ -141,7 +141,7 @@ def session(db_url: str) -> Iterator[Session]:
 @pytest.fixture
 def hopflow_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point hopflow's settings (and so every task and flow in this process) at the test database."""
-    from models.settings import reset_settings
+    from hopflow.models.settings import reset_settings
 
     monkeypatch.setenv("HOPFLOW_DATABASE_URL", db_url)
     for name in ("logs", "uploads", "data"):

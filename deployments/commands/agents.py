@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from hopflow.deployments.commands.common import clear_errors, console, fail, settings
+from hopflow.models.enums import AgentConfigurationStatus, TriggerType
 from rich.table import Table
-
-from deployments.commands.common import clear_errors, console, fail, settings
-from models.enums import AgentConfigurationStatus, TriggerType
 
 agents_app = typer.Typer(help="Agent blueprints and their configurations.", no_args_is_help=True)
 
@@ -39,7 +38,7 @@ def _styled(status: str | None) -> str:
 
 def _migrated() -> None:
     # Like `hopflow run`: the embedded default works without a separate `hopflow db upgrade`.
-    from models import migrations
+    from hopflow.models import migrations
 
     with clear_errors():
         migrations.upgrade(None)
@@ -69,7 +68,7 @@ def register_blueprints(
     files: Annotated[list[Path], typer.Argument(help="Blueprint files (YAML or JSON).")],
 ) -> None:
     """Check blueprints and upsert them by id and version; any problem in any file writes nothing."""
-    from tasks.agents import register_blueprints as register
+    from hopflow.tasks.agents import register_blueprints as register
 
     settings()
     _migrated()
@@ -85,7 +84,7 @@ def register_blueprints(
 @agents_app.command("list")
 def list_agents() -> None:
     """Registered definitions, then configurations with their last run."""
-    from tasks.agents import read_configurations, read_definitions
+    from hopflow.tasks.agents import read_configurations, read_definitions
 
     settings()
     with clear_errors():
@@ -129,7 +128,7 @@ def show_agent(
     ref: Annotated[str, typer.Argument(help="Definition id or name, or configuration name or id.")],
 ) -> None:
     """A definition (triggers, inputs, playbooks, configurations) or a configuration (values, last run)."""
-    from tasks.agents import AgentNotFound, read_agent, read_definition, webhook_routes_for
+    from hopflow.tasks.agents import AgentNotFound, read_agent, read_definition, webhook_routes_for
 
     settings()
     with clear_errors():
@@ -195,8 +194,8 @@ def configure(
     description: Annotated[str | None, typer.Option(help="What this instance is for.")] = None,
 ) -> None:
     """Create an active configuration of DEFINITION with values checked against its inputs."""
-    from tasks.agents import configure_agent, webhook_routes_for
-    from tasks.agents import read_agent as read
+    from hopflow.tasks.agents import configure_agent, webhook_routes_for
+    from hopflow.tasks.agents import read_agent as read
 
     settings()
     _migrated()
@@ -214,7 +213,7 @@ def configure(
 
 
 def _set_status(ref: str, status: AgentConfigurationStatus, reason: str | None) -> None:
-    from tasks.agents import set_agent_status
+    from hopflow.tasks.agents import set_agent_status
 
     settings()
     with clear_errors():
@@ -265,8 +264,8 @@ def serve(
     reconciler: Annotated[bool, typer.Option(help="Also serve the sync-run-logs reconciler.")] = True,
 ) -> None:
     """Serve every active agent configuration as a deployment of agent_run_flow, plus the reconciler."""
-    from deployments.build import active_agents, serve_agents
-    from tasks.agents import webhook_routes_for
+    from hopflow.deployments.build import active_agents, serve_agents
+    from hopflow.tasks.agents import webhook_routes_for
 
     settings()
     _migrated()
@@ -306,7 +305,7 @@ def deploy(
     reconcile_seconds: Annotated[int, typer.Option(help="Run-log reconciler interval.")] = 60,
 ) -> None:
     """Register every active configuration for a work pool's workers and write a prefect.yaml."""
-    from deployments.build import deploy_agents
+    from hopflow.deployments.build import deploy_agents
 
     settings()
     _migrated()
@@ -331,7 +330,7 @@ def trigger(
     ] = False,
 ) -> None:
     """Start a run of an agent now (an API trigger): through its deployment, or --local in this process."""
-    from tasks.agents import AgentSpecError, check_payload, input_schema, read_agent
+    from hopflow.tasks.agents import AgentSpecError, check_payload, input_schema, read_agent
 
     settings()
     _migrated()
@@ -352,7 +351,7 @@ def trigger(
     if playbook:
         parameters["playbook"] = playbook
     if local:
-        from flows.agent_run import agent_run_flow
+        from hopflow.flows.agent_run import agent_run_flow
 
         with clear_errors():
             outcome = agent_run_flow(trigger_type=TriggerType.MANUAL.value, **parameters)
@@ -404,8 +403,7 @@ def webhooks(
 ) -> None:
     """Receive signed webhook calls for every active configuration and start their runs through Prefect."""
     import uvicorn
-
-    from deployments.webhooks import SIGNATURE_HEADER, create_webhook_app
+    from hopflow.deployments.webhooks import SIGNATURE_HEADER, create_webhook_app
 
     cfg = settings()
     _migrated()

@@ -7,12 +7,11 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import typer
+from hopflow.models.enums import InvalidTransition
+from hopflow.models.migrations import MigrationError
+from hopflow.models.settings import Settings, SettingsError, get_settings
 from pydantic import ValidationError
 from rich.console import Console
-
-from models.enums import InvalidTransition
-from models.migrations import MigrationError
-from models.settings import Settings, SettingsError, get_settings
 
 console = Console()
 err_console = Console(stderr=True)

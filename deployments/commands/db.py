@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import typer
+from hopflow.deployments.commands.common import clear_errors, console, settings
+from hopflow.models import migrations
 from sqlalchemy.engine import make_url
-
-from deployments.commands.common import clear_errors, console, settings
-from models import migrations
 
 app = typer.Typer(help="Migrate hopflow's database (HOPFLOW_DATABASE_URL).", no_args_is_help=True)
 

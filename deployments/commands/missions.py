@@ -8,21 +8,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+import hopflow.examples
 import sqlalchemy as sa
 import typer
+from hopflow.deployments.commands.common import clear_errors, console, fail, quiet_prefect_console, settings
+from hopflow.models.access.assets import read_mission_state
+from hopflow.models.db import session_scope
+from hopflow.models.enums import AssetScopeType
+from hopflow.models.orm import Asset, Hop, Mission, ToolStep
 from rich.live import Live
 from rich.table import Table
-
-from deployments.commands.common import clear_errors, console, fail, quiet_prefect_console, settings
-from models.access.assets import read_mission_state
-from models.db import session_scope
-from models.enums import AssetScopeType
-from models.orm import Asset, Hop, Mission, ToolStep
 
 missions_app = typer.Typer(help="Stored missions.", no_args_is_help=True)
 assets_app = typer.Typer(help="Assets of a mission.", no_args_is_help=True)
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(hopflow.examples.__file__).resolve().parent
 DEMO_SPEC = EXAMPLES / "missions" / "sales_report.yaml"
 
 STATUS_STYLE = {
@@ -44,10 +44,10 @@ def _styled(status: str) -> str:
 
 def store_spec(path: Path) -> tuple[str, str]:
     """Validate and store a spec file; returns (mission id, name). Nothing is written if invalid."""
-    from models import migrations
-    from models.access.identity import ensure_user
-    from tasks.missions import create_mission_from_spec
-    from tasks.specs import load_mission_spec
+    from hopflow.models import migrations
+    from hopflow.models.access.identity import ensure_user
+    from hopflow.tasks.missions import create_mission_from_spec
+    from hopflow.tasks.specs import load_mission_spec
 
     spec = load_mission_spec(path)
     migrations.upgrade(None)
@@ -121,7 +121,7 @@ def assets_table(mission_id: str, *, summaries: bool = True) -> Table:
 
 def run_with_progress(mission_id: str, verbose: bool = False) -> Any:
     """Run mission_flow in this process while a thread redraws hop/step progress from the database."""
-    from flows.mission import run_mission
+    from hopflow.flows.mission import run_mission
 
     done = threading.Event()
     outcome: dict[str, Any] = {}
@@ -193,7 +193,7 @@ def demo(verbose: bool = VERBOSE) -> None:
             sa.select(Asset).where(Asset.name == "report").order_by(Asset.created_at.desc())
         ).first()
         if report is not None:
-            from tasks.assets import load_value
+            from hopflow.tasks.assets import load_value
 
             console.print("\n[bold]report[/]\n")
             console.print(load_value(report))
@@ -279,7 +279,7 @@ def show_assets(
     content: str | None = typer.Option(None, "--content", help="Print this asset's full content."),
 ) -> None:
     """The mission's assets with their summaries, or one asset's full content."""
-    from tasks.assets import load_value
+    from hopflow.tasks.assets import load_value
 
     with clear_errors(), session_scope() as session:
         found = _find_mission(session, mission)

@@ -13,12 +13,11 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 import typer
+from hopflow.deployments.commands.common import clear_errors, console, fail, settings
+from hopflow.models.db import session_scope
+from hopflow.models.enums import RunStatus
+from hopflow.models.orm import AgentConfiguration, Directive
 from rich.table import Table
-
-from deployments.commands.common import clear_errors, console, fail, settings
-from models.db import session_scope
-from models.enums import RunStatus
-from models.orm import AgentConfiguration, Directive
 
 runs_app = typer.Typer(help="The run log mirrored from Prefect.", no_args_is_help=True)
 directives_app = typer.Typer(help="Versioned directives of agent configurations.", no_args_is_help=True)
@@ -100,7 +99,7 @@ def list_runs(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """The newest runs in the run log, filtered."""
-    from models.access.runs import list_run_logs
+    from hopflow.models.access.runs import list_run_logs
 
     settings()
     wanted_status, start = _status(status), _since(since)
@@ -163,8 +162,8 @@ def show_run(
     as_json: Annotated[bool, typer.Option("--json", help="print the run detail as JSON")] = False,
 ) -> None:
     """One run in detail: status, trigger, times, agent, mission, directive, window, tokens, output."""
-    from models.access.runs import read_run_detail, read_run_log
-    from tasks.reports import run_detail_markdown
+    from hopflow.models.access.runs import read_run_detail, read_run_log
+    from hopflow.tasks.reports import run_detail_markdown
 
     settings()
     with clear_errors(), session_scope() as session:
@@ -197,8 +196,8 @@ def sync_runs(
     flow: Annotated[list[str] | None, typer.Option(help="mirror runs of these flows (repeatable)")] = None,
 ) -> None:
     """Reconcile the run log with Prefect: mirror every run changed since the last sync."""
-    from flows.mirror import sync_run_logs
-    from models import migrations
+    from hopflow.flows.mirror import sync_run_logs
+    from hopflow.models import migrations
 
     settings()
     if full and since is not None:
@@ -256,7 +255,7 @@ def report_runs(
     ] = False,
 ) -> None:
     """Runs, success rate, p50/p95 duration and tokens in/out, by agent, model or day."""
-    from tasks.reports import read_run_report, report_records
+    from hopflow.tasks.reports import read_run_report, report_records
 
     settings()
     start = _since(since)
@@ -282,7 +281,7 @@ def report_runs(
     if output is not None:
         console.print(f"wrote {len(report)} row(s) to {output}", highlight=False)
     if artifact:
-        from flows.mirror import runs_report
+        from hopflow.flows.mirror import runs_report
 
         # Through the runs-report flow: Prefect keeps artifacts of flow runs (free-standing ones are
         # deprecated), and the run shows in the UI next to the reconciler's.
@@ -312,7 +311,7 @@ def set_directive(
     name: Annotated[str | None, typer.Option(help="a short name for this version")] = None,
 ) -> None:
     """Store a new version of the configuration's directive; every later run snapshots it."""
-    from models.access.runs import create_directive
+    from hopflow.models.access.runs import create_directive
 
     settings()
     with clear_errors():

@@ -11,11 +11,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
-
-from models.access.status import record_event, transition
-from models.enums import AgentConfigurationStatus, EntityType, LastRunStatus
-from models.orm import (
+from hopflow.models.access.status import record_event, transition
+from hopflow.models.enums import AgentConfigurationStatus, EntityType, LastRunStatus
+from hopflow.models.orm import (
     AgentConfiguration,
     AgentDefinition,
     Directive,
@@ -23,7 +21,8 @@ from models.orm import (
     Playbook,
     Workspace,
 )
-from models.orm.base import new_id
+from hopflow.models.orm.base import new_id
+from sqlalchemy.orm import Session, selectinload
 
 # Blueprint fields stored as they are (the rest: triggers, inputs, outputs, stack, memory, playbooks).
 DEFINITION_FIELDS = (

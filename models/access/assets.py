@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from hopflow.models.enums import AssetRole, AssetScopeType, AssetStatus
+from hopflow.models.orm.execution import Asset, Hop, Mission
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-
-from models.enums import AssetRole, AssetScopeType, AssetStatus
-from models.orm.execution import Asset, Hop, Mission
 
 
 class DuplicateAssetError(ValueError):

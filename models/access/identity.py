@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from hopflow.models.enums import EntityType
+from hopflow.models.orm.identity import Entity, User
 from sqlalchemy.orm import Session
-
-from models.enums import EntityType
-from models.orm.identity import Entity, User
 
 LOCAL_USER_EMAIL = "local@hopflow"
 

@@ -14,12 +14,9 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
-
-from models.access.status import record_event
-from models.enums import LastRunStatus, RunArtifactKind, RunStatus, TriggerType, is_terminal
-from models.orm import (
+from hopflow.models.access.status import record_event
+from hopflow.models.enums import LastRunStatus, RunArtifactKind, RunStatus, TriggerType, is_terminal
+from hopflow.models.orm import (
     AgentConfiguration,
     AgentRunLog,
     Directive,
@@ -30,7 +27,9 @@ from models.orm import (
     SyncWatermark,
     utcnow,
 )
-from models.orm.base import new_id
+from hopflow.models.orm.base import new_id
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 _RUN_LOGS = cast(sa.Table, AgentRunLog.__table__)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Protocol
 
+from hopflow.models.enums import ALLOWED_TRANSITIONS, InvalidTransition, can_transition
+from hopflow.models.orm.audit import Event
 from sqlalchemy.orm import Session
-
-from models.enums import ALLOWED_TRANSITIONS, InvalidTransition, can_transition
-from models.orm.audit import Event
 
 
 class HasStatus(Protocol):

@@ -9,8 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-
-from models.settings import get_settings, normalise_database_url
+from hopflow.models.settings import get_settings, normalise_database_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 
@@ -36,7 +35,7 @@ def head_revision() -> str:
 
 
 def current_revision(url: str | None = None) -> str | None:
-    from models.db import get_engine
+    from hopflow.models.db import get_engine
 
     with get_engine(url).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import hopflow.models.orm  # noqa: F401  (registers every table on Base.metadata)
 from alembic import context
+from hopflow.models.db import create_db_engine
+from hopflow.models.orm.base import Base
 from sqlalchemy.engine import Connection
-
-import models.orm  # noqa: F401  (registers every table on Base.metadata)
-from models.db import create_db_engine
-from models.orm.base import Base
 
 config = context.config
 target_metadata = Base.metadata

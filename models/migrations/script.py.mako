@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import models.orm.base
+import hopflow.models.orm.base
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

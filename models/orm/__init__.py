@@ -1,6 +1,6 @@
 """hopflow's relational model: every table, importable from here."""
 
-from models.orm.agents import (
+from hopflow.models.orm.agents import (
     AgentConfiguration,
     AgentDefinition,
     ContainerInventory,
@@ -8,11 +8,11 @@ from models.orm.agents import (
     Playbook,
     ToolAllowlist,
 )
-from models.orm.audit import Event, Tag, Tagging
-from models.orm.base import Base, utcnow
-from models.orm.execution import Asset, Hop, Mission, ToolStep
-from models.orm.identity import Entity, User, Workspace
-from models.orm.knowledge import (
+from hopflow.models.orm.audit import Event, Tag, Tagging
+from hopflow.models.orm.base import Base, utcnow
+from hopflow.models.orm.execution import Asset, Hop, Mission, ToolStep
+from hopflow.models.orm.identity import Entity, User, Workspace
+from hopflow.models.orm.knowledge import (
     Fault,
     MemoryContext,
     Plan,
@@ -22,8 +22,8 @@ from models.orm.knowledge import (
     ThoughtLog,
     reflection_memories,
 )
-from models.orm.living import AgentConsciousness, InboxEvent
-from models.orm.runs import AgentRunLog, LLMCall, RunArtifact, SyncWatermark
+from hopflow.models.orm.living import AgentConsciousness, InboxEvent
+from hopflow.models.orm.runs import AgentRunLog, LLMCall, RunArtifact, SyncWatermark
 
 __all__ = [
     "AgentConfiguration",

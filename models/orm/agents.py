@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from hopflow.models.enums import AgentConfigurationStatus, AgentDefinitionStatus, LastRunStatus
+from hopflow.models.orm.base import Base, Timestamped, created_at_col, enum_type, uuid_pk
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from models.enums import AgentConfigurationStatus, AgentDefinitionStatus, LastRunStatus
-from models.orm.base import Base, Timestamped, created_at_col, enum_type, uuid_pk
 
 
 class AgentDefinition(Timestamped, Base):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from hopflow.models.orm.base import Base, created_at_col, uuid_pk
 from sqlalchemy.orm import Mapped, mapped_column
-
-from models.orm.base import Base, created_at_col, uuid_pk
 
 
 class Event(Base):

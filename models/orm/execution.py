@@ -6,11 +6,17 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from hopflow.models.enums import (
+    AssetRole,
+    AssetScopeType,
+    AssetStatus,
+    HopStatus,
+    MissionStatus,
+    ToolExecutionStatus,
+)
+from hopflow.models.orm.base import Base, Timestamped, enum_type, uuid_pk
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
-
-from models.enums import AssetRole, AssetScopeType, AssetStatus, HopStatus, MissionStatus, ToolExecutionStatus
-from models.orm.base import Base, Timestamped, enum_type, uuid_pk
 
 
 class Mission(Timestamped, Base):

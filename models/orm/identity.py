@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from hopflow.models.enums import EntityStatus, EntityType
+from hopflow.models.orm.base import Base, Timestamped, enum_type, uuid_pk
 from sqlalchemy.orm import Mapped, mapped_column
-
-from models.enums import EntityStatus, EntityType
-from models.orm.base import Base, Timestamped, enum_type, uuid_pk
 
 
 class Entity(Timestamped, Base):

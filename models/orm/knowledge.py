@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from hopflow.models.enums import FaultSeverity, FaultStatus, MemoryTargetType, PlanStatus, PlanTaskStatus
+from hopflow.models.orm.base import Base, Timestamped, created_at_col, enum_type, uuid_pk
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from models.enums import FaultSeverity, FaultStatus, MemoryTargetType, PlanStatus, PlanTaskStatus
-from models.orm.base import Base, Timestamped, created_at_col, enum_type, uuid_pk
 
 
 class MemoryContext(Timestamped, Base):

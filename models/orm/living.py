@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from hopflow.models.orm.base import Base, Timestamped, created_at_col, utcnow, uuid_pk
 from sqlalchemy.orm import Mapped, mapped_column
-
-from models.orm.base import Base, Timestamped, created_at_col, utcnow, uuid_pk
 
 
 class AgentConsciousness(Timestamped, Base):

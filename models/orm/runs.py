@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from hopflow.models.enums import RunArtifactKind, RunStatus, TriggerType
+from hopflow.models.orm.base import Base, Timestamped, created_at_col, enum_type, uuid_pk
 from sqlalchemy.orm import Mapped, mapped_column
-
-from models.enums import RunArtifactKind, RunStatus, TriggerType
-from models.orm.base import Base, Timestamped, created_at_col, enum_type, uuid_pk
 
 
 class AgentRunLog(Timestamped, Base):

@@ -1,5 +1,5 @@
 """Pydantic v2 schemas: the API of the package (specs users write, views it returns)."""
 
-from models.schemas.execution import Asset, AssetWithContent, Hop, Mission, ToolStep
+from hopflow.models.schemas.execution import Asset, AssetWithContent, Hop, Mission, ToolStep
 
 __all__ = ["Asset", "AssetWithContent", "Hop", "Mission", "ToolStep"]

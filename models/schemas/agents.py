@@ -11,6 +11,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
+from hopflow.models.enums import (
+    AgentConfigurationStatus,
+    AgentDefinitionStatus,
+    InputType,
+    LastRunStatus,
+    OutputType,
+    TriggerKind,
+)
+from hopflow.models.schemas.specs import NAME_PATTERN, Parameter, ResultTarget, Spec
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -21,16 +30,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-from models.enums import (
-    AgentConfigurationStatus,
-    AgentDefinitionStatus,
-    InputType,
-    LastRunStatus,
-    OutputType,
-    TriggerKind,
-)
-from models.schemas.specs import NAME_PATTERN, Parameter, ResultTarget, Spec
 
 AGENT_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$"
 # Configuration names become Prefect deployment names (`agent-run/<name>`) and URL path parts.

@@ -9,9 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from hopflow.models.enums import (
+    AssetRole,
+    AssetScopeType,
+    AssetStatus,
+    HopStatus,
+    MissionStatus,
+    ToolExecutionStatus,
+)
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
-
-from models.enums import AssetRole, AssetScopeType, AssetStatus, HopStatus, MissionStatus, ToolExecutionStatus
 
 
 def _by_name(value: Any) -> Any:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from hopflow.models.enums import AssetRole, AssetScopeType
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
-
-from models.enums import AssetRole, AssetScopeType
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 

@@ -3,7 +3,7 @@
 The built-ins live in the sibling modules; other packages add tools through the "hopflow.tools" entry points.
 """
 
-from tasks.tools.registry import (
+from hopflow.tasks.tools.registry import (
     ToolContext,
     ToolSpec,
     UnknownToolError,

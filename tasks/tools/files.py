@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hopflow.tasks.tools.registry import ToolContext, tool
 from pydantic import BaseModel, ConfigDict, Field
-
-from tasks.tools.registry import ToolContext, tool
 
 
 def resolve_upload_path(uploads: Path, path: str) -> Path:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import httpx
+from hopflow.tasks.tools.registry import tool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from tasks.tools.registry import tool
 
 
 class GetInput(BaseModel):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hopflow.tasks.tools.registry import tool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from tasks.tools.registry import tool
 
 # One path step: .key / leading key, [index], or ["quoted key"] for keys with dots or brackets.
 _STEP_RE = re.compile(r'\.?([^.\[\]"]+)|\[(-?\d+)\]|\["((?:[^"\\]|\\.)*)"\]')

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from hopflow.tasks.llm import LLMCallRecord, render_prompt_text
+from hopflow.tasks.tools.registry import ToolContext, tool
 from pydantic import BaseModel, ConfigDict, Field
-
-from tasks.llm import LLMCallRecord, render_prompt_text
-from tasks.tools.registry import ToolContext, tool
 
 
 class CompleteInput(BaseModel):

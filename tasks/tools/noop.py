@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from hopflow.tasks.tools.registry import tool
 from pydantic import BaseModel, ConfigDict, Field
-
-from tasks.tools.registry import tool
 
 
 class EchoInput(BaseModel):

@@ -10,9 +10,8 @@ import json
 import re
 from typing import Any
 
+from hopflow.tasks.tools.registry import ToolContext, tool
 from pydantic import BaseModel, Field
-
-from tasks.tools.registry import ToolContext, tool
 
 
 class PlannerOutput(BaseModel):
@@ -64,7 +63,7 @@ JSON_BLOCK = re.compile(r"\{.*\}", re.DOTALL)
 
 @tool("planner.llm", description="Ask the LLM provider for the next hop as JSON.", retries=1)
 def llm_planner(params: LLMPlannerInput, ctx: ToolContext) -> PlannerOutput:
-    from tasks.llm import LLMCallRecord
+    from hopflow.tasks.llm import LLMCallRecord
 
     prompt = (
         "You plan the next hop of a mission. Reply with JSON only: "

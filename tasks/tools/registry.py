@@ -22,25 +22,24 @@ from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import pandas as pd
+from hopflow.models.settings import Settings, get_settings
+from hopflow.tasks.llm import LLMCallRecord, LLMProvider, get_provider
 from pydantic import BaseModel
-
-from models.settings import Settings, get_settings
-from tasks.llm import LLMCallRecord, LLMProvider, get_provider
 
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "hopflow.tools"
 BUILTIN_TOOL_MODULES = (
-    "tasks.tools.files",
-    "tasks.tools.http",
-    "tasks.tools.text",
-    "tasks.tools.tables",
-    "tasks.tools.json_tools",
-    "tasks.tools.llm_tools",
-    "tasks.tools.noop",
+    "hopflow.tasks.tools.files",
+    "hopflow.tasks.tools.http",
+    "hopflow.tasks.tools.text",
+    "hopflow.tasks.tools.tables",
+    "hopflow.tasks.tools.json_tools",
+    "hopflow.tasks.tools.llm_tools",
+    "hopflow.tasks.tools.noop",
     # Written alongside by the lead; loaded here so missions can name them like any built-in.
-    "tasks.tools.planners",
-    "tasks.tools.report",
+    "hopflow.tasks.tools.planners",
+    "hopflow.tasks.tools.report",
 )
 ASSET_TYPES = ("text", "number", "boolean", "json", "table", "series", "bytes", "any")
 

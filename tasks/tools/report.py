@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
+from hopflow.tasks.tools.registry import tool
 from pydantic import BaseModel, ConfigDict, Field
-
-from tasks.tools.registry import tool
 
 
 class ToMarkdownInput(BaseModel):

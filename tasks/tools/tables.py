@@ -10,11 +10,10 @@ from collections.abc import Iterable
 from typing import Literal
 
 import pandas as pd
+from hopflow.tasks.tools.files import resolve_upload_path
+from hopflow.tasks.tools.registry import ToolContext, tool
 from pandas.errors import UndefinedVariableError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from tasks.tools.files import resolve_upload_path
-from tasks.tools.registry import ToolContext, tool
 
 # The aggregations a mission may name: pandas' own reductions, and nothing that takes code.
 AGGREGATIONS = ("sum", "mean", "min", "max", "count", "median", "std", "nunique")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import Self
 
+from hopflow.tasks.tools.registry import tool
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from tasks.tools.registry import tool
 
 
 class ExtractInput(BaseModel):

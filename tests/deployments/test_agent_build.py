@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hopflow.deployments.build import build_deployments, prefect_yaml_document, write_prefect_yaml
+from hopflow.deployments.triggers import EVENT_PAYLOAD_TEMPLATE
+from hopflow.models.enums import AgentConfigurationStatus
+from hopflow.tasks.agents import configure_agent, read_configurations, register_blueprints, set_agent_status
 
-from deployments.build import build_deployments, prefect_yaml_document, write_prefect_yaml
-from deployments.triggers import EVENT_PAYLOAD_TEMPLATE
-from models.enums import AgentConfigurationStatus
-from tasks.agents import configure_agent, read_configurations, register_blueprints, set_agent_status
-from tests.agents.factories import VALUES, blueprint, write_yaml
+from tests.tasks.agents.factories import VALUES, blueprint, write_yaml
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_every_active_configuration_becomes_a_deployment(agents: list[str]) -> N
     d = deployments["shop-a"]
     assert d.flow_name == "agent-run"
     assert d.parameters == {"configuration_id": agents[0]}
-    assert d.entrypoint == "flows.agent_run.agent_run_flow"
+    assert d.entrypoint == "hopflow.flows.agent_run.agent_run_flow"
     assert d.version == "1.0.0"
     assert d.tags == ["hopflow", "agent", "agent:TestSentinel", "agent-id:agent_900", "category:Sales"]
     assert (

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hopflow.deployments.cli import app
+from hopflow.deployments.commands.runs import parse_since
+from hopflow.models.access.runs import upsert_run_log
+from hopflow.models.db import session_scope
+from hopflow.models.orm import AgentConfiguration, AgentDefinition, LLMCall
 from typer.testing import CliRunner
-
-from deployments.cli import app
-from deployments.commands.runs import parse_since
-from models.access.runs import upsert_run_log
-from models.db import session_scope
-from models.orm import AgentConfiguration, AgentDefinition, LLMCall
 
 runner = CliRunner()
 NOW = datetime.now(UTC).replace(microsecond=0)

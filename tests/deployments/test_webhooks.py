@@ -10,11 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hopflow.deployments.webhooks import HEALTH_PATH, SIGNATURE_HEADER, create_webhook_app, sign, signature_ok
+from hopflow.models.settings import Settings
+from hopflow.tasks.agents import configure_agent, register_blueprints
 
-from deployments.webhooks import HEALTH_PATH, SIGNATURE_HEADER, create_webhook_app, sign, signature_ok
-from models.settings import Settings
-from tasks.agents import configure_agent, register_blueprints
-from tests.agents.factories import VALUES, blueprint, write_yaml
+from tests.tasks.agents.factories import VALUES, blueprint, write_yaml
 from tests.deployments.servers import serving
 
 SECRET = "whsec-test-1234567890"

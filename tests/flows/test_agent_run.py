@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hopflow.deployments.cli import app
+from hopflow.flows.agent_run import agent_run_flow
+from hopflow.models.access.agents import create_directive
+from hopflow.models.db import session_scope
+from hopflow.models.enums import AgentConfigurationStatus, LastRunStatus, RunStatus, TriggerType
+from hopflow.models.orm import AgentConfiguration, AgentRunLog, Base, Mission, ToolStep
+from hopflow.models.secrets import MissingSecretError
+from hopflow.tasks.agents import AgentSpecError, configure_agent, register_blueprints, set_agent_status
 from typer.testing import CliRunner
 
-from deployments.cli import app
-from flows.agent_run import agent_run_flow
-from models.access.agents import create_directive
-from models.db import session_scope
-from models.enums import AgentConfigurationStatus, LastRunStatus, RunStatus, TriggerType
-from models.orm import AgentConfiguration, AgentRunLog, Base, Mission, ToolStep
-from models.secrets import MissingSecretError
-from tasks.agents import AgentSpecError, configure_agent, register_blueprints, set_agent_status
-from tests.agents.factories import SECRET_ENV, SECRET_VALUE, VALUES, blueprint, write_yaml
+from tests.tasks.agents.factories import SECRET_ENV, SECRET_VALUE, VALUES, blueprint, write_yaml
 
 pytestmark = pytest.mark.flows
 runner = CliRunner()

@@ -18,6 +18,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 import yaml
+from hopflow.deployments.cli import app
+from hopflow.deployments.webhooks import HEALTH_PATH, SIGNATURE_HEADER, create_webhook_app, sign
+from hopflow.models.db import session_scope
+from hopflow.models.enums import LastRunStatus, TriggerType
+from hopflow.models.orm import AgentConfiguration, AgentRunLog
+from hopflow.tasks.agents import configure_agent, env_var_name, register_blueprints
 from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
@@ -26,13 +32,7 @@ from prefect.events.worker import EventsWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from typer.testing import CliRunner
 
-from deployments.cli import app
-from deployments.webhooks import HEALTH_PATH, SIGNATURE_HEADER, create_webhook_app, sign
-from models.db import session_scope
-from models.enums import LastRunStatus, TriggerType
-from models.orm import AgentConfiguration, AgentRunLog
-from tasks.agents import configure_agent, env_var_name, register_blueprints
-from tests.agents.factories import SECRET_ENV, SECRET_VALUE, VALUES, blueprint, write_yaml
+from tests.tasks.agents.factories import SECRET_ENV, SECRET_VALUE, VALUES, blueprint, write_yaml
 from tests.conftest import PG_URL, postgres_problem
 from tests.deployments.servers import free_port, prefect_server_on_postgres, serving, start, stop, wait_http
 
@@ -120,7 +120,7 @@ def test_served_agent_runs_from_event_webhook_and_api(
     agent = configure("shop")
     env = hopflow_process_env(prefect_server, hopflow_env)
     logs = [tmp_path / "serve.log", tmp_path / "webhooks.log"]
-    cli = [sys.executable, "-m", "deployments.cli"]
+    cli = [sys.executable, "-m", "hopflow.deployments.cli"]
     port = free_port()
     serve = start([*cli, "serve"], env, logs[0], tmp_path)
     receiver = start([*cli, "webhooks", "--port", str(port)], env, logs[1], tmp_path)
@@ -244,7 +244,7 @@ def test_deploy_registers_agents_for_a_work_pool_and_writes_prefect_yaml(
         deployment = client.read_deployment_by_name(pooled.deployment)
         reconciler = client.read_deployment_by_name("sync-run-logs/sync-run-logs")
     assert deployment.work_pool_name == pool
-    assert deployment.entrypoint == "flows.agent_run.agent_run_flow"
+    assert deployment.entrypoint == "hopflow.flows.agent_run.agent_run_flow"
     assert [s.schedule.cron for s in deployment.schedules] == ["*/5 * * * *"]
     assert reconciler.work_pool_name == pool  # the run-log reconciler goes with the agents
     document = yaml.safe_load(target.read_text())

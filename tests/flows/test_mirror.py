@@ -19,12 +19,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import yaml
-from prefect import flow, get_client
-from prefect.states import Cancelled, Cancelling, Completed, Failed, Running
-from typer.testing import CliRunner
-
-from deployments.cli import app
-from flows.mirror import (
+from hopflow.deployments.cli import app
+from hopflow.flows.mirror import (
     CRASH_AUTOMATION_NAME,
     crash_automation_within,
     ensure_crash_automation,
@@ -33,15 +29,18 @@ from flows.mirror import (
     reconciler_deployment,
     sync_run_logs,
 )
-from flows.mission import mission_flow, run_mission
-from models.access.identity import ensure_user
-from models.access.runs import create_directive
-from models.db import session_scope
-from models.enums import RunArtifactKind, RunStatus, ToolExecutionStatus, TriggerType
-from models.orm import AgentConfiguration, AgentRunLog, Event, Mission, RunArtifact, ToolStep
-from models.settings import reset_settings
-from tasks.missions import create_mission_from_spec
-from tasks.specs import parse_mission_spec
+from hopflow.flows.mission import mission_flow, run_mission
+from hopflow.models.access.identity import ensure_user
+from hopflow.models.access.runs import create_directive
+from hopflow.models.db import session_scope
+from hopflow.models.enums import RunArtifactKind, RunStatus, ToolExecutionStatus, TriggerType
+from hopflow.models.orm import AgentConfiguration, AgentRunLog, Event, Mission, RunArtifact, ToolStep
+from hopflow.models.settings import reset_settings
+from hopflow.tasks.missions import create_mission_from_spec
+from hopflow.tasks.specs import parse_mission_spec
+from prefect import flow, get_client
+from prefect.states import Cancelled, Cancelling, Completed, Failed, Running
+from typer.testing import CliRunner
 
 pytestmark = pytest.mark.flows
 
@@ -256,7 +255,7 @@ def test_reconciler_deployment_is_an_interval_schedule_with_one_run_at_a_time() 
     assert deployment.name == "sync-run-logs" and deployment.flow_name == "sync-run-logs"
     assert deployment.schedules and deployment.schedules[0].schedule.interval == timedelta(seconds=30)
     assert deployment.concurrency_limit == 1
-    assert deployment.entrypoint == "flows.mirror.sync_run_logs"  # a worker imports it by module
+    assert deployment.entrypoint == "hopflow.flows.mirror.sync_run_logs"  # a worker imports it by module
 
 
 def test_crash_automation_is_created_once_and_kept_up_to_date(prefect_api: str) -> None:
@@ -291,7 +290,7 @@ def test_crash_automation_is_created_once_and_kept_up_to_date(prefect_api: str) 
 
 # --- the "done when" ------------------------------------------------------------------------------
 def agent_configuration() -> str:
-    from tasks.agents import configure_agent, register_blueprints
+    from hopflow.tasks.agents import configure_agent, register_blueprints
 
     register_blueprints([ROOT / "examples" / "agents" / "sales_sentinel.yaml"])
     config = configure_agent(
@@ -326,7 +325,7 @@ def start_and_sigkill(tmp_path: Path, prefect_api: str) -> str:
     spec_path.write_text(yaml.safe_dump(sleeping_spec()))
     env = {**os.environ, "PREFECT_API_URL": prefect_api, "HOPFLOW_TEST_SLEEP": "120"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "deployments.cli", "run", str(spec_path)],
+        [sys.executable, "-m", "hopflow.deployments.cli", "run", str(spec_path)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -366,7 +365,7 @@ def test_sync_leaves_one_correct_row_for_mission_agent_failing_cancelled_and_sig
     run_mission(ok_mission)
     ok_run = flow_run_of(ok_mission)
     # 2. an agent run, with a directive whose snapshot must land on the run
-    from flows.agent_run import agent_run_flow
+    from hopflow.flows.agent_run import agent_run_flow
 
     config_id = agent_configuration()
     with session_scope() as session:
@@ -459,7 +458,7 @@ def test_sync_leaves_one_correct_row_for_mission_agent_failing_cancelled_and_sig
 def test_next_runs_window_starts_at_the_last_successful_runs_end(
     hopflow_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.agent_run import agent_run_flow
+    from hopflow.flows.agent_run import agent_run_flow
 
     monkeypatch.setenv("SHOP_TOKEN", "tok-" + uuid.uuid4().hex)
     config_id = agent_configuration()
@@ -508,7 +507,8 @@ def test_crash_automation_marks_a_sigkilled_run_crashed_and_sync_mirrors_it(
 
 
 def test_run_report_is_published_as_a_prefect_table_artifact(hopflow_env: str) -> None:
-    from flows.mirror import runs_report
+    from hopflow.flows.mirror import runs_report
+
     from tests.deployments.test_runs_commands import seed_runs
 
     seed_runs()

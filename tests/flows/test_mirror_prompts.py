@@ -17,6 +17,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hopflow.flows.mirror import sync_run_logs
+from hopflow.flows.mission import run_mission
+from hopflow.models.access.identity import ensure_user
+from hopflow.models.db import get_engine, session_scope
+from hopflow.models.orm import LLMCall, Mission
+from hopflow.models.settings import get_settings, reset_settings
+from hopflow.tasks.llm import offline_answer, render_prompt_text
+from hopflow.tasks.missions import create_mission_from_spec
+from hopflow.tasks.specs import parse_mission_spec
 from prefect import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -26,16 +35,6 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
-
-from flows.mirror import sync_run_logs
-from flows.mission import run_mission
-from models.access.identity import ensure_user
-from models.db import get_engine, session_scope
-from models.orm import LLMCall, Mission
-from models.settings import get_settings, reset_settings
-from tasks.llm import offline_answer, render_prompt_text
-from tasks.missions import create_mission_from_spec
-from tasks.specs import parse_mission_spec
 
 pytestmark = pytest.mark.flows
 

@@ -14,6 +14,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import yaml
+from hopflow.flows.mission import run_mission
+from hopflow.models.access.identity import ensure_user
+from hopflow.models.db import session_scope
+from hopflow.models.enums import AssetStatus, HopStatus, MissionStatus, ToolExecutionStatus
+from hopflow.models.orm import Asset, Event, Fault, Hop, Mission, ToolStep
+from hopflow.tasks.missions import cancel_mission, create_mission_from_spec
+from hopflow.tasks.specs import parse_mission_spec
 from prefect import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -21,14 +28,6 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterId,
 )
-
-from flows.mission import run_mission
-from models.access.identity import ensure_user
-from models.db import session_scope
-from models.enums import AssetStatus, HopStatus, MissionStatus, ToolExecutionStatus
-from models.orm import Asset, Event, Fault, Hop, Mission, ToolStep
-from tasks.missions import cancel_mission, create_mission_from_spec
-from tasks.specs import parse_mission_spec
 
 pytestmark = pytest.mark.flows
 
@@ -208,7 +207,7 @@ def test_rerun_of_failed_mission_resumes_without_redoing_or_duplicating(
 def test_large_values_are_offloaded_and_read_back_transparently(
     hopflow_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from models.settings import reset_settings
+    from hopflow.models.settings import reset_settings
 
     monkeypatch.setenv("HOPFLOW_INLINE_LIMIT_BYTES", "1000")
     reset_settings()
@@ -316,7 +315,7 @@ def test_sigkill_mid_step_then_resume_redoes_only_the_step_in_flight(
     spec_path.write_text(yaml.safe_dump(spec))
     env = {**os.environ, "PREFECT_API_URL": prefect_api, "HOPFLOW_TEST_SLEEP": "120"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "deployments.cli", "run", str(spec_path)],
+        [sys.executable, "-m", "hopflow.deployments.cli", "run", str(spec_path)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,

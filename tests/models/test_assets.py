@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
-from models.access.assets import (
+from hopflow.models.access.assets import (
     DuplicateAssetError,
     create_asset,
     read_current_hop,
@@ -16,10 +14,11 @@ from models.access.assets import (
     read_mission_outputs,
     scope_assets_stmt,
 )
-from models.access.identity import ensure_user
-from models.enums import AssetRole, AssetScopeType
-from models.orm import Asset, Hop, Mission
-from models.schemas import Mission as MissionView
+from hopflow.models.access.identity import ensure_user
+from hopflow.models.enums import AssetRole, AssetScopeType
+from hopflow.models.orm import Asset, Hop, Mission
+from hopflow.models.schemas import Mission as MissionView
+from sqlalchemy.orm import Session
 
 
 def _mission_with_assets(session: Session) -> tuple[Mission, Hop]:

@@ -6,11 +6,11 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from hopflow.models import migrations
+from hopflow.models.db import get_engine
+from hopflow.models.orm import Base
+from hopflow.models.settings import SettingsError, normalise_database_url
 
-from models import migrations
-from models.db import get_engine
-from models.orm import Base
-from models.settings import SettingsError, normalise_database_url
 from tests.conftest import BACKENDS
 
 

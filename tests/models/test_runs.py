@@ -7,12 +7,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from hopflow.models.access.runs import upsert_run_log
+from hopflow.models.db import session_scope
+from hopflow.models.enums import RunStatus
+from hopflow.models.orm import AgentRunLog
 from sqlalchemy.orm import Session
-
-from models.access.runs import upsert_run_log
-from models.db import session_scope
-from models.enums import RunStatus
-from models.orm import AgentRunLog
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -60,8 +59,8 @@ def test_concurrent_writers_leave_one_row(db_url: str) -> None:
 
 
 def test_last_successful_run_ignores_a_mission_subflow_inside_a_failed_agent_run(session: Session) -> None:
-    from models.access.runs import last_successful_run
-    from models.orm import AgentConfiguration, AgentDefinition
+    from hopflow.models.access.runs import last_successful_run
+    from hopflow.models.orm import AgentConfiguration, AgentDefinition
 
     session.add(AgentDefinition(id="agent_x", name="X", version="1.0.0"))
     config = AgentConfiguration(name="x-1", agent_definition_id="agent_x")

@@ -9,9 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
-from models.access.runs import (
+from hopflow.models.access.runs import (
     RunLogUpdate,
     create_directive,
     last_successful_run,
@@ -22,9 +20,10 @@ from models.access.runs import (
     upsert_run_logs,
     write_watermark,
 )
-from models.db import session_scope
-from models.enums import RunStatus
-from models.orm import AgentConfiguration, AgentDefinition, AgentRunLog, Event
+from hopflow.models.db import session_scope
+from hopflow.models.enums import RunStatus
+from hopflow.models.orm import AgentConfiguration, AgentDefinition, AgentRunLog, Event
+from sqlalchemy.orm import Session
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

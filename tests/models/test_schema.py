@@ -6,12 +6,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from hopflow.models.access.identity import ensure_user
+from hopflow.models.enums import AssetRole, AssetScopeType, MissionStatus
+from hopflow.models.orm import Asset, Entity, InboxEvent, Mission
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
-
-from models.access.identity import ensure_user
-from models.enums import AssetRole, AssetScopeType, MissionStatus
-from models.orm import Asset, Entity, InboxEvent, Mission
 
 ARCHITECTURE_TABLES = {
     "users",
@@ -46,14 +45,14 @@ ARCHITECTURE_TABLES = {
 
 
 def test_every_architecture_table_exists_after_upgrade(db_url: str) -> None:
-    from models.db import get_engine
+    from hopflow.models.db import get_engine
 
     tables = set(sa.inspect(get_engine(db_url)).get_table_names())
     assert tables >= ARCHITECTURE_TABLES
 
 
 def test_seed_004_asset_indexes_and_unique_scope_name_exist(db_url: str) -> None:
-    from models.db import get_engine
+    from hopflow.models.db import get_engine
 
     inspector = sa.inspect(get_engine(db_url))
     indexes = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("assets")}
@@ -69,7 +68,7 @@ def test_seed_004_asset_indexes_and_unique_scope_name_exist(db_url: str) -> None
 
 
 def test_json_columns_are_jsonb_on_postgresql(db_url: str) -> None:
-    from models.db import get_engine
+    from hopflow.models.db import get_engine
 
     engine = get_engine(db_url)
     columns = {c["name"]: c["type"] for c in sa.inspect(engine).get_columns("assets")}

@@ -6,11 +6,9 @@ import itertools
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
-from models.access.identity import ensure_user
-from models.access.status import transition
-from models.enums import (
+from hopflow.models.access.identity import ensure_user
+from hopflow.models.access.status import transition
+from hopflow.models.enums import (
     ALLOWED_TRANSITIONS,
     AssetStatus,
     HopStatus,
@@ -19,7 +17,8 @@ from models.enums import (
     ToolExecutionStatus,
     can_transition,
 )
-from models.orm import Event, Mission
+from hopflow.models.orm import Event, Mission
+from sqlalchemy.orm import Session
 
 M = MissionStatus
 

@@ -12,9 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from pydantic import BaseModel
-
-from models.values import (
+from hopflow.models.values import (
     PREVIEW_ITEM_CHARS,
     SMALL_LIMIT_BYTES,
     describe_type,
@@ -24,6 +22,7 @@ from models.values import (
     summarise,
     to_jsonable,
 )
+from pydantic import BaseModel
 
 
 def compact(value: object) -> str:

@@ -6,9 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-from models.settings import Settings
-from tasks.llm import (
+from hopflow.models.settings import Settings
+from hopflow.tasks.llm import (
     LLMCallRecord,
     LLMProviderError,
     OfflineProvider,
@@ -18,7 +17,8 @@ from tasks.llm import (
     log_llm_call,
     redact_prompt,
 )
-from tasks.tools import ToolContext, get_tool
+from hopflow.tasks.tools import ToolContext, get_tool
+
 from tests.fakes import FakeOpenAI, completion
 
 API_KEY = "sk-test-0123456789abcdef"
@@ -215,7 +215,7 @@ def test_log_llm_call_redacts_texts_in_debug_redacted_mode(caplog: pytest.LogCap
         prompt_text="the secret prompt",
         output_text="the secret answer",
     )
-    with caplog.at_level(logging.DEBUG, logger="tasks.llm"):
+    with caplog.at_level(logging.DEBUG, logger="hopflow.tasks.llm"):
         log_llm_call(record, Settings(debug_redacted_mode=True))
         log_llm_call(record, Settings(debug_redacted_mode=False))
     assert "secret" not in caplog.text

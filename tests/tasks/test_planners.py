@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from hopflow.models.settings import Settings
+from hopflow.tasks.tools import ToolContext, get_tool
 
-from models.settings import Settings
-from tasks.tools import ToolContext, get_tool
 from tests.fakes import FakeOpenAI, completion
 
 CHECKLIST = [

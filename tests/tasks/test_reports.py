@@ -8,8 +8,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
-
-from tasks.reports import CALL_COLUMNS, REPORT_COLUMNS, RUN_COLUMNS, build_run_report, run_detail_markdown
+from hopflow.tasks.reports import (
+    CALL_COLUMNS,
+    REPORT_COLUMNS,
+    RUN_COLUMNS,
+    build_run_report,
+    run_detail_markdown,
+)
 
 
 def t(day: int, hour: int) -> datetime:

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hopflow.models.access.identity import ensure_user
+from hopflow.models.orm import Asset, Hop, Mission, ToolStep
+from hopflow.tasks.missions import create_mission_from_spec
+from hopflow.tasks.specs import SpecError, load_mission_spec, parse_mission_spec
 from sqlalchemy.orm import Session
-
-from models.access.identity import ensure_user
-from models.orm import Asset, Hop, Mission, ToolStep
-from tasks.missions import create_mission_from_spec
-from tasks.specs import SpecError, load_mission_spec, parse_mission_spec
 
 GOOD = """\
 name: words
@@ -187,7 +186,7 @@ def test_stored_spec_maps_parameters_and_results_by_asset_id(session: Session, t
 
 
 def test_literal_dicts_keep_their_key_order_on_every_backend(session: Session, tmp_path: Path) -> None:
-    from tasks.steps import load_parameters
+    from hopflow.tasks.steps import load_parameters
 
     spec = parse_mission_spec(
         {

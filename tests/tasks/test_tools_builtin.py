@@ -10,12 +10,11 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+from hopflow.models.settings import Settings
+from hopflow.tasks.llm import OfflineProvider, count_tokens
+from hopflow.tasks.tools import ToolContext, get_tool
+from hopflow.tasks.tools.tables import MissingColumnError
 from pydantic import BaseModel, ValidationError
-
-from models.settings import Settings
-from tasks.llm import OfflineProvider, count_tokens
-from tasks.tools import ToolContext, get_tool
-from tasks.tools.tables import MissingColumnError
 
 
 @pytest.fixture

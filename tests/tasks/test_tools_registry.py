@@ -11,11 +11,9 @@ from typing import Annotated, Any, Literal, Optional
 
 import pandas as pd
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from models.settings import Settings
-from tasks.llm import LLMCallRecord
-from tasks.tools import (
+from hopflow.models.settings import Settings
+from hopflow.tasks.llm import LLMCallRecord
+from hopflow.tasks.tools import (
     ToolContext,
     UnknownToolError,
     accepts,
@@ -26,7 +24,8 @@ from tasks.tools import (
     tool,
     unregister_tool,
 )
-from tasks.tools.registry import ASSET_TYPES
+from hopflow.tasks.tools.registry import ASSET_TYPES
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class AddInput(BaseModel):
@@ -311,7 +310,7 @@ def test_entry_point_tools_are_imported_once_and_broken_ones_reported(
         "acme_hopflow_tools",
         """
         from pydantic import BaseModel
-        from tasks.tools import tool
+        from hopflow.tasks.tools import tool
 
         IMPORTS = globals().get("IMPORTS", 0) + 1
 

@@ -8,13 +8,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
-
-from deployments.cli import app
-from models.db import session_scope
-from models.enums import AgentConfigurationStatus, EntityType, LastRunStatus
-from models.orm import AgentConfiguration, AgentDefinition, Entity, Event, Playbook, Workspace
-from tasks.agents import (
+from hopflow.deployments.cli import app
+from hopflow.models.db import session_scope
+from hopflow.models.enums import AgentConfigurationStatus, EntityType, LastRunStatus
+from hopflow.models.orm import AgentConfiguration, AgentDefinition, Entity, Event, Playbook, Workspace
+from hopflow.tasks.agents import (
     AgentSpecError,
     RegistrationError,
     configure_agent,
@@ -22,9 +20,11 @@ from tasks.agents import (
     register_blueprints,
     set_agent_status,
 )
-from tests.agents.factories import SECRET_ENV, VALUES, blueprint, write_yaml
+from typer.testing import CliRunner
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.tasks.agents.factories import SECRET_ENV, VALUES, blueprint, write_yaml
+
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "agents" / "sales_sentinel.yaml"
 EXAMPLE_VALUES = ROOT / "examples" / "agents" / "sales_sentinel.values.yaml"
 runner = CliRunner()

@@ -6,8 +6,7 @@ import re
 from typing import Any
 
 import pytest
-
-from tasks.agents import (
+from hopflow.tasks.agents import (
     BindingError,
     ConditionError,
     bind_placeholders,

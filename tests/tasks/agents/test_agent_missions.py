@@ -7,13 +7,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hopflow.models.enums import TriggerType
+from hopflow.models.schemas.agents import PlaybookStepSpec
+from hopflow.models.schemas.specs import LiteralValue
+from hopflow.tasks.agents import (
+    AgentRunContext,
+    ConditionError,
+    build_mission_spec,
+    check_payload,
+    input_schema,
+)
+from hopflow.tasks.specs import check_mission_spec
 
-from models.enums import TriggerType
-from models.schemas.agents import PlaybookStepSpec
-from models.schemas.specs import LiteralValue
-from tasks.agents import AgentRunContext, ConditionError, build_mission_spec, check_payload, input_schema
-from tasks.specs import check_mission_spec
-from tests.agents.factories import BASE, SECRET_ENV, SECRET_VALUE
+from tests.tasks.agents.factories import BASE, SECRET_ENV, SECRET_VALUE
 
 WINDOW_START = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 WINDOW_END = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)

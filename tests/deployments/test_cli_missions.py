@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
+from hopflow.deployments.cli import app
+from hopflow.models.db import session_scope
+from hopflow.models.orm import Asset, Mission
 from typer.testing import CliRunner
-
-from deployments.cli import app
-from models.db import session_scope
-from models.orm import Asset, Mission
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
