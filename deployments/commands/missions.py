@@ -147,7 +147,8 @@ def run_with_progress(mission_id: str, verbose: bool = False) -> Any:
     return outcome["result"]
 
 
-def run_spec(path: Path, verbose: bool = False) -> None:
+def run_spec(path: Path, verbose: bool = False) -> str:
+    """Store and run a spec with live progress; the stored mission's id."""
     with clear_errors():
         mission_id, name = store_spec(path)
     console.print(f"stored mission [bold]{name}[/] ({mission_id}); starting its flow ...")
@@ -166,6 +167,7 @@ def run_spec(path: Path, verbose: bool = False) -> None:
         f"{result.prompt_tokens}+{result.completion_tokens} tokens)\n"
     )
     console.print(assets_table(mission_id))
+    return mission_id
 
 
 VERBOSE = typer.Option(False, "--verbose", "-v", help="Also print Prefect's own log lines.")
@@ -187,16 +189,14 @@ def demo(verbose: bool = VERBOSE) -> None:
         f"hopflow demo: database {cfg.database_url}, Prefect API "
         f"{_prefect_api() or 'ephemeral (started in this process)'}"
     )
-    run_spec(DEMO_SPEC, verbose)
+    mission_id = run_spec(DEMO_SPEC, verbose)
     with session_scope() as session:
-        report = session.scalars(
-            sa.select(Asset).where(Asset.name == "report").order_by(Asset.created_at.desc())
-        ).first()
+        report = read_mission_state(session, mission_id).get("report")
         if report is not None:
             from hopflow.tasks.assets import load_value
 
             console.print("\n[bold]report[/]\n")
-            console.print(load_value(report))
+            console.print(load_value(report), markup=False)
 
 
 def _prefect_api() -> str | None:
