@@ -199,21 +199,17 @@ def whole_expression(text: str) -> str | None:
     except SandboxError:
         return None
     body = tree.body
-    single = len(body) == 1 and isinstance(body[0], nodes.Output) and len(body[0].nodes) == 1
-    if single and not isinstance(body[0].nodes[0], nodes.TemplateData):
-        return stripped[2:-2].strip()
-    return None
+    if len(body) != 1 or not isinstance(body[0], nodes.Output) or len(body[0].nodes) != 1:
+        return None
+    return None if isinstance(body[0].nodes[0], nodes.TemplateData) else stripped[2:-2].strip()
 
 
 def references(tree: nodes.Node) -> list[str]:
     """Dotted paths a template or expression reads, e.g. "inputs.shop_name", "payload.order", "directive"."""
-    found: list[str] = []
-    for node in tree.find_all(nodes.Name):
-        if node.ctx == "load":
-            found.append(node.name)
-    for node in tree.find_all(nodes.Getattr):
-        inner: nodes.Node = node.node
-        parts = [node.attr]
+    found: list[str] = [name.name for name in tree.find_all(nodes.Name) if name.ctx == "load"]
+    for attr in tree.find_all(nodes.Getattr):
+        inner: nodes.Node = attr.node
+        parts = [attr.attr]
         while isinstance(inner, nodes.Getattr | nodes.Getitem):
             if isinstance(inner, nodes.Getattr):
                 parts.append(inner.attr)
@@ -224,9 +220,9 @@ def references(tree: nodes.Node) -> list[str]:
             inner = inner.node
         if isinstance(inner, nodes.Name):
             found.append(".".join([inner.name, *reversed(parts)]))
-    for node in tree.find_all(nodes.Getitem):
-        if isinstance(node.node, nodes.Name) and isinstance(node.arg, nodes.Const):
-            found.append(f"{node.node.name}.{node.arg.value}")
+    for item in tree.find_all(nodes.Getitem):
+        if isinstance(item.node, nodes.Name) and isinstance(item.arg, nodes.Const):
+            found.append(f"{item.node.name}.{item.arg.value}")
     return found
 
 
