@@ -42,7 +42,7 @@ MAX_BATCH = 1000
 ERROR_CHARS = 4000
 
 
-class CycleError(RuntimeError):
+class CycleError(LookupError):
     """A cycle that cannot start (unknown or disabled agent); nothing was claimed."""
 
 
