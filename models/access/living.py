@@ -184,20 +184,22 @@ def push_event(
     """Insert the event unless (agent, event id) exists; True when it was new. A duplicate changes nothing."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(_INBOX).on_conflict_do_nothing(index_elements=["agent_entity_id", "event_id"])
-    result = session.execute(
-        stmt,
-        {
-            "id": new_id(),
-            "agent_entity_id": entity_id,
-            "event_id": event_id,
-            "event_type": event_type,
-            "data": data,
-            "processed_at": None,
-            "created_at": utcnow(),
-        },
+    # RETURNING rather than rowcount: a skipped conflict must read as "not new" on both backends.
+    stmt = (
+        insert(_INBOX)
+        .values(
+            id=new_id(),
+            agent_entity_id=entity_id,
+            event_id=event_id,
+            event_type=event_type,
+            data=data,
+            processed_at=None,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["agent_entity_id", "event_id"])
+        .returning(_INBOX.c.id)
     )
-    return bool(result.rowcount)
+    return session.execute(stmt).first() is not None
 
 
 def claim_events(session: Session, entity_id: str, limit: int) -> list[InboxEvent]:
