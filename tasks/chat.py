@@ -176,10 +176,15 @@ def offline_chat(
 
 
 def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    """The user messages of this turn: back to the last plain answer, through tool calls and results."""
+    said: list[str] = []
     for message in reversed(messages):
-        if message.get("role") == "user":
-            return str(message.get("content") or "")
-    return ""
+        role = message.get("role")
+        if role == "system" or (role == "assistant" and not message.get("tool_calls")):
+            break
+        if role == "user":
+            said.append(str(message.get("content") or ""))
+    return "\n".join(reversed(said))
 
 
 # --- one chat call ------------------------------------------------------------------------------------------

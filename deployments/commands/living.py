@@ -150,7 +150,7 @@ def think(
     _migrated()
     with quiet_prefect_console(verbose), clear_errors():
         outcome = think_cycle_flow(name, trigger_type="manual", batch_size=batch_size)
-    console.print(_outcome_line(outcome), markup=False, highlight=False)
+    console.print(_outcome_line(outcome), markup=False, highlight=False, soft_wrap=True)
 
 
 @living_app.command("drain")
@@ -174,7 +174,7 @@ def drain(
                 time.sleep(0.2)
                 continue
             outcome = think_cycle_flow(name, trigger_type="manual", batch_size=batch_size)
-            console.print(_outcome_line(outcome), markup=False, highlight=False)
+            console.print(_outcome_line(outcome), markup=False, highlight=False, soft_wrap=True)
 
 
 @inbox_app.command("push")
