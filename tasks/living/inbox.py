@@ -102,7 +102,15 @@ def store_event(agent: str, event_id: str, event_type: str, data: dict[str, Any]
 
 
 def wake_agent(agent: str, event_id: str) -> None:
-    """The Prefect event the agent's deployment listens to; a failure is logged (the row is already saved)."""
+    """The Prefect event the agent's deployment listens to (with a Prefect API configured); a failure is
+    logged, the row being saved already."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        # An ephemeral API lives in this process only: no `hopflow serve` could hear the event, and
+        # starting one just to emit it costs a minute on a loaded machine.
+        logger.debug("inbox of %r: no PREFECT_API_URL, nothing to wake", agent)
+        return
     try:
         from prefect.events import emit_event
 
