@@ -50,6 +50,12 @@ def tool_call(ctx: CycleContext, call: ToolCall, catalog: dict[str, CycleTool]) 
     return run_tool_call(call, catalog, ctx.config, agent=ctx.agent, cycle=ctx.cycle)
 
 
+@task(name="list-tools", cache_policy=NO_CACHE)
+def list_tools(ctx: CycleContext) -> dict[str, CycleTool]:
+    """The tools offered this cycle (MCP servers are asked for theirs)."""
+    return tool_catalog(ctx.config)
+
+
 @task(name="finish-cycle", cache_policy=NO_CACHE)
 def finish_cycle(
     ctx: CycleContext, cycle_messages: list[dict[str, Any]], stop: CycleStopReason, usage: dict[str, int]
@@ -93,7 +99,7 @@ def think_cycle_flow(
     if ctx.idle:
         return finish_cycle(ctx, [], CycleStopReason.IDLE, usage)
     loop = ctx.config.loop
-    catalog = tool_catalog(ctx.config) if loop.tool_choice != "none" else {}
+    catalog = list_tools(ctx) if loop.tool_choice != "none" else {}
     offered = [t.offer() for t in catalog.values()]
     messages = cycles.new_messages(ctx)
     stop = CycleStopReason.MAX_STEPS

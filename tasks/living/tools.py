@@ -37,6 +37,7 @@ class CycleTool(BaseModel):
     parameters: dict[str, Any]
     kind: Literal["gateway", "space", "mcp", "hopflow"]
     target: str | None = None  # hopflow tool id, or MCP server name
+    remote: str | None = None  # the MCP tool's own name
 
     def offer(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "parameters": self.parameters}
@@ -46,9 +47,32 @@ def hopflow_tool_name(tool_id: str) -> str:
     return tool_id.replace(".", HOPFLOW_TOOL_SEPARATOR)
 
 
-def tool_catalog(config: LivingAgentConfigSpec, *, include_hopflow: bool = True) -> dict[str, CycleTool]:
-    """Every tool this agent may call, by the name the model uses. Config tools win a name clash."""
+def tool_catalog(
+    config: LivingAgentConfigSpec, *, include_hopflow: bool = True, include_mcp: bool = True
+) -> dict[str, CycleTool]:
+    """Every tool this agent may call, by the name the model uses. Config tools win a name clash.
+
+    MCP servers are asked for their tools (the allowed ones only); a server that does not answer is
+    left out of this cycle, with a warning, rather than failing it."""
     catalog: dict[str, CycleTool] = {}
+    if include_mcp and config.mcp is not None:
+        from hopflow.tasks.living.mcp_tools import list_mcp_tools
+
+        for server in config.mcp.servers:
+            try:
+                listed = list_mcp_tools(server)
+            except Exception as exc:
+                logger.warning("MCP server %s: tools not listed: %s", server.name, type(exc).__name__)
+                continue
+            for t in listed:
+                catalog[t["name"]] = CycleTool(
+                    name=t["name"],
+                    description=t["description"],
+                    parameters=t["parameters"],
+                    kind="mcp",
+                    target=server.name,
+                    remote=t["tool"],
+                )
     if include_hopflow:
         for spec in list_tools():
             try:
@@ -118,7 +142,7 @@ def run_tool_call(
             return request_space_tool(_config_tool(config, tool.name), call, agent=agent, cycle=cycle)
         if tool.kind == "hopflow":
             return run_hopflow_tool(tool.target or "", call.arguments)
-        return {"error": f"tool {tool.name!r}: MCP tools are not available in this version"}
+        return run_mcp_tool(config, tool, call.arguments)
     except Exception as exc:  # the model hears about it; the cycle goes on
         logger.warning("living tool %s failed: %s", call.name, type(exc).__name__)
         return {"error": f"{type(exc).__name__}: {exc}"[:2000]}
@@ -174,6 +198,18 @@ def request_space_tool(tool: ToolConfig, call: ToolCall, *, agent: str, cycle: i
         payload=payload,
     )
     return {"status": "requested", "tool": tool.name, "event_id": str(event.id) if event else None}
+
+
+def run_mcp_tool(config: LivingAgentConfigSpec, tool: CycleTool, arguments: dict[str, Any]) -> dict[str, Any]:
+    from hopflow.tasks.living.mcp_tools import call_mcp_tool
+
+    servers = {s.name: s for s in (config.mcp.servers if config.mcp else [])}
+    server = servers.get(tool.target or "")
+    if server is None:
+        return {"error": f"MCP server {tool.target!r} is not in the config"}
+    return {
+        "result": bounded(call_mcp_tool(server, tool.remote or "", arguments), secret_values(server.headers))
+    }
 
 
 def run_hopflow_tool(tool_id: str, arguments: dict[str, Any]) -> dict[str, Any]:
