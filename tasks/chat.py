@@ -212,7 +212,7 @@ def chat(
             temperature=temperature,
             max_output_tokens=max_output_tokens,
         )
-    used_model = model or getattr(provider, "model", "offline-echo-1")
+    used_model = str(model or getattr(provider, "model", None) or "offline-echo-1")
     script = load_script(str(script_path)) if script_path else None
     offered = tools if tool_choice != "none" else []
     text, calls = offline_chat(messages, model=used_model, tools=offered, script=script)

@@ -139,7 +139,7 @@ def save_cycle(
     at `expected_cycle_count` and every claimed event still unprocessed. Returns the new cycle count.
     """
     now = at or utcnow()
-    saved = session.execute(
+    saved: sa.CursorResult[Any] = session.execute(  # type: ignore[assignment]
         sa.update(AgentConsciousness)
         .where(
             AgentConsciousness.agent_entity_id == entity_id,
@@ -162,7 +162,7 @@ def save_cycle(
     marked = 0
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        result = session.execute(
+        result: sa.CursorResult[Any] = session.execute(  # type: ignore[assignment]
             sa.update(InboxEvent)
             .where(InboxEvent.id.in_(chunk), InboxEvent.processed_at.is_(None))
             .values(processed_at=now)

@@ -82,8 +82,10 @@ def create_living_agent(
         return _view(session, agent)
 
 
-def create_living_agent_from_file(name: str, path: Path, **kwargs: str | None) -> LivingAgentView:
-    return create_living_agent(name, load_living_config(path), **kwargs)  # type: ignore[arg-type]
+def create_living_agent_from_file(
+    name: str, path: Path, *, workspace: str | None = None, cron: str | None = None
+) -> LivingAgentView:
+    return create_living_agent(name, load_living_config(path), workspace=workspace, cron=cron)
 
 
 def configure_living_agent(name: str, config: LivingAgentConfigSpec) -> LivingAgentView:

@@ -155,11 +155,12 @@ def begin_cycle(
 ) -> CycleContext:
     """Push the event that started the run (if any), recover dead cycles, claim, load, open the run row."""
     if incoming:
+        data = incoming.get("data")
         store_event(
             agent,
             str(incoming.get("event_id") or ""),
             str(incoming.get("type") or ""),
-            incoming.get("data") if isinstance(incoming.get("data"), dict) else {},
+            data if isinstance(data, dict) else {},
         )
     recovered = recover_dead_cycles(agent, run_id)
     batch = max(1, min(batch_size, MAX_BATCH))
