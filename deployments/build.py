@@ -94,7 +94,10 @@ def serve_agents(
     views: list[AgentView] | None = None,
 ) -> None:
     """Serve every active configuration (and the reconciler) in this process until interrupted."""
+    from hopflow.deployments.living import living_deployments
+
     deployments = build_deployments(views)
+    deployments += living_deployments()  # think/<agent> of every active living agent
     deployments += hopflow_support(reconcile_seconds)
     if not deployments:
         raise LookupError("nothing to serve: no active agent configuration (hopflow agents configure ...)")

@@ -148,6 +148,40 @@ class RunArtifactKind(StrEnum):
     OUTPUT = "output"
 
 
+# --- seed 003: living agents -------------------------------------------------------------------
+class CycleStatus(StrEnum):
+    """A think cycle's status on its agent_run_logs row (seed 003's RunStatus)."""
+
+    RUNNING = "running"
+    WAITING_TOOL = "waiting_tool"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class InboxEventType(StrEnum):
+    SPACE_MESSAGE = "space_message"
+    PLAN = "plan"
+    SERVICE = "service"
+
+
+class ModelTier(StrEnum):
+    """adaptiveModel's three tiers; the cycle's run row records which one it ran with, and why."""
+
+    CHEAP = "cheap"
+    STANDARD = "standard"
+    REASONING = "reasoning"
+
+
+class CycleStopReason(StrEnum):
+    """Why a think cycle's model loop ended."""
+
+    END_TURN = "end_turn"
+    MAX_STEPS = "max_steps"
+    BUDGET = "budget"
+    IDLE = "idle"
+    ERROR = "error"
+
+
 # --- seed 000: knowledge and planning ----------------------------------------------------------
 class MemoryTargetType(StrEnum):
     AGENT = "agent"
@@ -255,6 +289,16 @@ ALLOWED_TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
         terminal=(RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.CANCELLED),
         escape=(RunStatus.ERROR, RunStatus.CANCELLED),
     ),
+    CycleStatus: {
+        CycleStatus.RUNNING: frozenset({CycleStatus.WAITING_TOOL, CycleStatus.COMPLETED, CycleStatus.FAILED}),
+        CycleStatus.WAITING_TOOL: frozenset({CycleStatus.RUNNING, CycleStatus.FAILED}),
+        CycleStatus.COMPLETED: frozenset(),
+        CycleStatus.FAILED: frozenset(),
+    },
+    EntityStatus: {
+        EntityStatus.ACTIVE: frozenset({EntityStatus.INACTIVE}),
+        EntityStatus.INACTIVE: frozenset({EntityStatus.ACTIVE}),
+    },
     AgentConfigurationStatus: {
         AgentConfigurationStatus.ACTIVE: frozenset(
             {AgentConfigurationStatus.INACTIVE, AgentConfigurationStatus.ARCHIVED}
@@ -285,6 +329,7 @@ TERMINAL_STATES: dict[type[StrEnum], frozenset[StrEnum]] = {
     HopStatus: frozenset({H.COMPLETED, H.FAILED, H.CANCELLED}),
     ToolExecutionStatus: frozenset({T.COMPLETED, T.FAILED, T.CANCELLED}),
     RunStatus: frozenset({RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.CANCELLED}),
+    CycleStatus: frozenset({CycleStatus.COMPLETED, CycleStatus.FAILED}),
 }
 
 

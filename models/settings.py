@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_model: str = "offline-echo-1"
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    # The offline provider's chat script (tool calls to answer with): tests, demos, examples/living.
+    llm_script: Path | None = None
     webhook_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
 
     @field_validator("database_url")

@@ -174,6 +174,16 @@ class OpenAICompatibleProvider:
     def _fail(self, message: str) -> LLMProviderError:
         return LLMProviderError(self._scrub(message))
 
+    def request_headers(self) -> dict[str, str]:
+        """The headers of every request (the key included): for callers that speak more of the API."""
+        headers = {"Accept": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def scrub(self, text: str) -> str:
+        return self._scrub(text)
+
     def complete(self, prompt: str, *, system: str | None = None, model: str | None = None) -> LLMResult:
         url = f"{self.base_url}/chat/completions"
         used_model = model or self.model

@@ -19,6 +19,8 @@ class FakeOpenAI:
     status: int = 200
     body: dict[str, Any] | str = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # Answered in order, one per request, before `body` (a model loop: tool calls, then text).
+    queue: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _handler_for(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
@@ -26,7 +28,8 @@ def _handler_for(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             state.requests.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(raw)})
-            body = state.body if isinstance(state.body, str) else json.dumps(state.body)
+            answer = state.queue.pop(0) if state.queue else state.body
+            body = answer if isinstance(answer, str) else json.dumps(answer)
             payload = body.encode()
             self.send_response(state.status)
             self.send_header("Content-Type", "application/json")
@@ -68,3 +71,22 @@ def completion(
     return body
 
 
+def tool_call_completion(
+    calls: list[tuple[str, dict[str, Any] | str]],
+    usage: dict[str, int] | None = None,
+    model: str = "gpt-test-2024",
+) -> dict[str, Any]:
+    """A chat completion whose message asks for tool calls: (name, arguments) each; a str is sent as is."""
+    body = completion("", usage, model)
+    message = body["choices"][0]["message"]
+    message["content"] = None
+    message["tool_calls"] = [
+        {
+            "id": f"call_{i}",
+            "type": "function",
+            "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)},
+        }
+        for i, (name, args) in enumerate(calls)
+    ]
+    body["choices"][0]["finish_reason"] = "tool_calls"
+    return body

@@ -54,6 +54,7 @@ MERGEABLE = frozenset(
         "full_output_ref",
         "error_message", "logs_ref", "cycle_number", "inbox_event_count", "step_count", "prompt_tokens",
         "completion_tokens", "directive_id", "directive_snapshot", "window_start", "window_end",
+        "trigger_payload", "model_tier", "model_reason", "stop_reason", "living_config_version",
     }
 )  # fmt: skip
 

@@ -22,7 +22,7 @@ from hopflow.models.orm.knowledge import (
     ThoughtLog,
     reflection_memories,
 )
-from hopflow.models.orm.living import AgentConsciousness, InboxEvent
+from hopflow.models.orm.living import AgentConsciousness, InboxEvent, LivingAgent, LivingAgentConfig
 from hopflow.models.orm.runs import AgentRunLog, LLMCall, RunArtifact, SyncWatermark
 
 __all__ = [
@@ -40,6 +40,8 @@ __all__ = [
     "Hop",
     "InboxEvent",
     "LLMCall",
+    "LivingAgent",
+    "LivingAgentConfig",
     "MemoryContext",
     "Mission",
     "Plan",

@@ -6,7 +6,14 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from hopflow.models.enums import RunArtifactKind, RunStatus, TriggerType
+from hopflow.models.enums import (
+    CycleStatus,
+    CycleStopReason,
+    ModelTier,
+    RunArtifactKind,
+    RunStatus,
+    TriggerType,
+)
 from hopflow.models.orm.base import Base, Timestamped, created_at_col, enum_type, uuid_pk
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -49,6 +56,12 @@ class AgentRunLog(Timestamped, Base):
     step_count: Mapped[int] = mapped_column(default=0)
     prompt_tokens: Mapped[int] = mapped_column(default=0)
     completion_tokens: Mapped[int] = mapped_column(default=0)
+    cycle_status: Mapped[CycleStatus | None] = mapped_column(enum_type(CycleStatus))
+    trigger_payload: Mapped[dict[str, Any] | None]
+    model_tier: Mapped[ModelTier | None] = mapped_column(enum_type(ModelTier))
+    model_reason: Mapped[str | None] = mapped_column(sa.String(255))
+    stop_reason: Mapped[CycleStopReason | None] = mapped_column(enum_type(CycleStopReason))
+    living_config_version: Mapped[int | None]
     # seed 002's directive snapshot and window
     directive_id: Mapped[str | None] = mapped_column(sa.ForeignKey("directives.id", ondelete="SET NULL"))
     directive_snapshot: Mapped[dict[str, Any] | None]
