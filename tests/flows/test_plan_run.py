@@ -9,9 +9,10 @@ import pytest
 import sqlalchemy as sa
 from hopflow.flows.mission import run_mission
 from hopflow.models.access.plans import add_plan_task, create_plan, read_plan
+from hopflow.models.access.tags import read_tags
 from hopflow.models.db import session_scope
 from hopflow.models.enums import FaultStatus, MissionStatus, PlanStatus, PlanTaskStatus
-from hopflow.models.orm import Event, Fault, Mission, PlanTask
+from hopflow.models.orm import Event, Fault, Mission, PlanTask, Reflection
 from hopflow.tasks.knowledge.plans import prepare_plan_run
 
 pytestmark = pytest.mark.flows
@@ -73,6 +74,11 @@ def test_three_task_plan_runs_as_a_mission_with_task_statuses_following(hopflow_
             assert task_history(session, task.id) == [("open", "in_progress"), ("in_progress", "completed")]
         mission = session.get(Mission, run.mission_id)
         assert mission.mission_metadata["plan_id"] == plan_id
+        # HOPFLOW_REFLECT defaults to raw: one reflection, written when the mission ended.
+        reflection = session.scalars(sa.select(Reflection).where(Reflection.mission_id == mission.id)).one()
+        assert "hops (3):" in reflection.raw_summary and reflection.llm_summary is None
+        assert reflection.mood == "satisfied"
+        assert set(read_tags(session, "reflections", reflection.id)) >= {"mission", "completed", "demo"}
 
 
 def test_failed_task_is_blocked_with_its_fault_and_a_resume_closes_the_fault(
