@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from hopflow.models.access.tags import delete_tags_of, ids_tagged, normalise_tags, read_tags_of, set_tags
@@ -150,8 +151,8 @@ def search_terms(text: str) -> list[str]:
     return words
 
 
-def search_memories(
-    session: Session,
+def search_query(
+    dialect: str,
     *,
     text: str | None = None,
     target: tuple[str | MemoryTargetType, str] | str | None = None,
@@ -159,9 +160,8 @@ def search_memories(
     category: str | None = None,
     important: bool | None = None,
     limit: int = 20,
-) -> list[MemoryHit]:
-    """Memories matching every filter; with `text`, ranked best first by the database's full-text engine
-    (ts_rank on PostgreSQL, bm25 on SQLite), otherwise newest first."""
+) -> sa.Select[tuple[MemoryContext, Any]]:
+    """The statement search_memories runs on `dialect` (benchmarks EXPLAIN it); checks every filter."""
     if not 1 <= limit <= MAX_LIMIT:
         raise MemoryInputError(f"limit: {limit} is outside 1..{MAX_LIMIT}")
     query = sa.select(MemoryContext)
@@ -177,26 +177,52 @@ def search_memories(
         query = query.where(MemoryContext.category == category)
     if important is not None:
         query = query.where(MemoryContext.important.is_(important))
-    rank: sa.ColumnElement[float] | None = None
-    if text is not None:
-        terms = search_terms(text)
-        if session.get_bind().dialect.name == "postgresql":
-            tsquery = sa.func.plainto_tsquery(sa.literal_column("'english'::regconfig"), " ".join(terms))
-            rank = sa.func.ts_rank(PG_DOCUMENT, tsquery)
-            query = query.where(PG_DOCUMENT.op("@@")(tsquery))
-        else:
-            # Every word quoted: FTS5 syntax in the user's text is data, not operators.
-            match = " ".join('"' + t.replace('"', '""') + '"' for t in terms)
-            query = query.join(_FTS, _FTS.c.rowid == sa.literal_column("memory_contexts.rowid")).where(
-                sa.literal_column("memory_contexts_fts").op("MATCH")(match)
-            )
-            rank = -sa.func.bm25(sa.literal_column("memory_contexts_fts"))
-        query = query.add_columns(rank.label("rank")).order_by(
-            sa.desc("rank"), MemoryContext.created_at.desc()
+    if text is None:
+        return (
+            query.add_columns(sa.null().label("rank")).order_by(MemoryContext.created_at.desc()).limit(limit)
         )
+    terms = search_terms(text)
+    rank: sa.ColumnElement[Any]
+    if dialect == "postgresql":
+        tsquery = sa.func.plainto_tsquery(sa.literal_column("'english'::regconfig"), " ".join(terms))
+        rank = sa.func.ts_rank(PG_DOCUMENT, tsquery)
+        query = query.where(PG_DOCUMENT.op("@@")(tsquery))
     else:
-        query = query.add_columns(sa.null().label("rank")).order_by(MemoryContext.created_at.desc())
-    rows = session.execute(query.limit(limit)).all()
+        # Every word quoted: FTS5 syntax in the user's text is data, not operators.
+        match = " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        query = query.join(_FTS, _FTS.c.rowid == sa.literal_column("memory_contexts.rowid")).where(
+            sa.literal_column("memory_contexts_fts").op("MATCH")(match)
+        )
+        rank = -sa.func.bm25(sa.literal_column("memory_contexts_fts"))
+    return (
+        query.add_columns(rank.label("rank"))
+        .order_by(sa.desc("rank"), MemoryContext.created_at.desc())
+        .limit(limit)
+    )
+
+
+def search_memories(
+    session: Session,
+    *,
+    text: str | None = None,
+    target: tuple[str | MemoryTargetType, str] | str | None = None,
+    tags: Iterable[str] | None = None,
+    category: str | None = None,
+    important: bool | None = None,
+    limit: int = 20,
+) -> list[MemoryHit]:
+    """Memories matching every filter; with `text`, ranked best first by the database's full-text engine
+    (ts_rank on PostgreSQL, bm25 on SQLite), otherwise newest first."""
+    query = search_query(
+        session.get_bind().dialect.name,
+        text=text,
+        target=target,
+        tags=tags,
+        category=category,
+        important=important,
+        limit=limit,
+    )
+    rows = session.execute(query).all()
     tag_map = read_tags_of(session, TAGGED_AS, [m.id for m, _ in rows])
     return [
         MemoryHit(memory=m, rank=None if r is None else float(r), tags=tag_map.get(m.id, [])) for m, r in rows
