@@ -111,3 +111,36 @@ def test_failed_task_is_blocked_with_its_fault_and_a_resume_closes_the_fault(
         assert fault.status == FaultStatus.FIXED
         assert "resumed to completion" in (fault.resolution or "")
         assert read_plan(session, plan_id).status == PlanStatus.COMPLETED
+
+
+def test_plans_run_command_prints_each_task_status(hopflow_env: str, tmp_path: Path) -> None:
+    from hopflow.deployments.cli import app
+    from typer.testing import CliRunner
+
+    steps = tmp_path / "echo.yaml"
+    steps.write_text("- tool: noop.echo\n  parameter_mapping: {value: {literal: 5}}\n")
+    runner = CliRunner()
+    for args in (
+        ["plans", "create", "cli plan"],
+        ["plans", "add-task", "cli plan", "only", "--steps", str(steps)],
+    ):
+        assert runner.invoke(app, args).exit_code == 0
+    result = runner.invoke(app, ["plans", "run", "cli plan"])
+    assert result.exit_code == 0, result.output
+    assert "1 open task(s) -> mission" in result.output
+    assert "plan cli plan: completed" in result.output and "completed   only" in result.output
+
+
+def test_retention_days_add_a_daily_prune_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hopflow.deployments.build import retention_support
+    from hopflow.models.settings import reset_settings
+
+    monkeypatch.delenv("HOPFLOW_RETENTION_DAYS", raising=False)
+    reset_settings()
+    assert retention_support() == []
+    monkeypatch.setenv("HOPFLOW_RETENTION_DAYS", "30")
+    reset_settings()
+    [deployment] = retention_support()
+    reset_settings()
+    assert deployment.name == "retention" and deployment.parameters == {"older_than_days": 30}
+    assert deployment.schedules[0].schedule.interval.total_seconds() == 86400
