@@ -22,7 +22,7 @@ TAGGED_AS = "memory_contexts"
 
 # The indexed expression of migration 0005, rendered without parameters so PostgreSQL matches it
 # against ix_memory_contexts_fts (a bound parameter inside it would hide the index).
-PG_DOCUMENT = sa.literal_column(
+PG_DOCUMENT: sa.ColumnClause[Any] = sa.literal_column(
     "to_tsvector('english'::regconfig, "
     "coalesce(memory_contexts.content, '') || ' ' || coalesce(memory_contexts.category, ''))"
 )
