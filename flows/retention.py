@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 
 from hopflow.tasks.knowledge import retention
 from prefect import flow, task
@@ -24,7 +25,8 @@ def retention_deployment(days: int) -> RunnerDeployment:
     """prune_flow once a day, one run at a time, by module path (a worker finds it wherever hopflow is)."""
     from prefect.types.entrypoint import EntrypointType
 
-    return prune_flow.to_deployment(
+    # to_deployment is sync-or-async; called from sync code it returns the deployment.
+    deployment = prune_flow.to_deployment(
         name="retention",
         interval=timedelta(days=1),
         parameters={"older_than_days": days},
@@ -33,3 +35,4 @@ def retention_deployment(days: int) -> RunnerDeployment:
         description=f"Prune run logs, llm_calls, events and offloaded data older than {days} days.",
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
+    return cast(RunnerDeployment, deployment)

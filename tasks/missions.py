@@ -330,7 +330,7 @@ def _plan_hop(session: Session, mission: Mission, hops: list[Hop], flow_run_id: 
     params = {k: v["literal"] for k, v in planner.get("parameter_mapping", {}).items()}
     ctx = ToolContext.from_settings(mission_id=mission.id, flow_run_id=flow_run_id)
     output = tool.run({**params, "state": state}, ctx)
-    record_planner_thought(session, mission, tool.id, output.reason)
+    record_planner_thought(session, mission, tool.id, str(getattr(output, "reason", "") or ""))
     proposed = output.hop
     if proposed is None:
         return None

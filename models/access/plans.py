@@ -62,7 +62,7 @@ def _by_ref(session: Session, model: type[Any], ref: str, title_attr: Any) -> An
 
 # --- entities and projects -------------------------------------------------------------------------
 def read_entity(session: Session, ref: str) -> Entity:
-    entity = _by_ref(session, Entity, ref, Entity.name)
+    entity: Entity | None = _by_ref(session, Entity, ref, Entity.name)
     if entity is None:
         raise EntityNotFound(ref)
     return entity
@@ -81,7 +81,7 @@ def create_project(
 
 
 def read_project(session: Session, ref: str) -> Project:
-    project = _by_ref(session, Project, ref, Project.name)
+    project: Project | None = _by_ref(session, Project, ref, Project.name)
     if project is None:
         raise LookupError(f"no project with id or name {ref!r}")
     return project
@@ -125,7 +125,7 @@ def create_plan(
 
 def read_plan(session: Session, ref: str) -> Plan:
     """A plan by id, exact title (when unique) or id prefix (4+ characters)."""
-    plan = _by_ref(session, Plan, ref, Plan.title)
+    plan: Plan | None = _by_ref(session, Plan, ref, Plan.title)
     if plan is None:
         raise PlanNotFound(ref)
     return plan

@@ -21,7 +21,7 @@ def _unfinished() -> sa.Select[tuple[str]]:
     return sa.select(Mission.id).where(Mission.status.not_in(FINISHED))
 
 
-def _live_subjects() -> sa.CompoundSelect:
+def _live_subjects() -> sa.CompoundSelect[tuple[str]]:
     """Ids of unfinished missions and of their hops and steps: their events are kept."""
     return sa.union(
         _unfinished(),
