@@ -42,7 +42,8 @@ def vocabulary(rng: random.Random) -> list[str]:
     words: set[str] = set()
     while len(words) < VOCABULARY:
         words.add("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))))
-    return sorted(words, key=lambda w: rng.random())
+    # sorted() first: a set's order follows the per-process string hash, and every process must agree.
+    return sorted(sorted(words), key=lambda w: rng.random())
 
 
 def generate(rows: int, seed: int = 14):
