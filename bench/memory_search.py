@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -204,9 +205,12 @@ def main() -> None:
         plans[backend] = plan(url, words[500])
         results.append((backend, load, rare, common))
         print(f"{backend}: load {load:.0f} s, rare {rare}, common {common}\n{plans[backend]}", flush=True)
-        if schema and not args.keep:
+        if not args.keep:
             get_engine(url).dispose()
-            drop_pg(schema)
+            if schema:
+                drop_pg(schema)
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
     print(f"\n{args.rows:,} memories, {TARGETS:,} targets, {args.queries} queries per row, limit 20\n")
     print("| backend | load s | words | p50 ms | p95 ms | hits/query |")
     print("|---|---:|---|---:|---:|---:|")
