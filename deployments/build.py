@@ -83,7 +83,20 @@ def hopflow_support(reconcile_seconds: int | None) -> list[RunnerDeployment]:
         extra.append(mirror.reconciler_deployment(interval_seconds=reconcile_seconds))
     if hasattr(mirror, "ensure_crash_automation"):
         mirror.ensure_crash_automation()
+    extra += retention_support()
     return extra
+
+
+def retention_support() -> list[RunnerDeployment]:
+    """HOPFLOW_RETENTION_DAYS set: the daily prune deployment (flows/retention.py)."""
+    from hopflow.models.settings import get_settings
+
+    days = get_settings().retention_days
+    if days is None:
+        return []
+    from hopflow.flows.retention import retention_deployment
+
+    return [retention_deployment(days)]
 
 
 def serve_agents(

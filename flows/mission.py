@@ -13,6 +13,7 @@ from hopflow.tasks import missions
 from hopflow.tasks.artifacts import publisher
 from hopflow.tasks.assets import artifact_key
 from hopflow.tasks.hops import run_hop
+from hopflow.tasks.knowledge.reflections import reflect_after_mission
 from hopflow.tasks.missions import MissionResult, MissionStart, NextHop
 from prefect import flow, get_client, task
 from prefect.artifacts import create_table_artifact
@@ -53,6 +54,7 @@ def prepare_next_hop(mission_id: str) -> NextHop | None:
 def complete_mission(mission_id: str) -> MissionResult:
     result = missions.complete_mission(mission_id)
     publish_asset_table(mission_id)
+    reflect_after_mission(mission_id)
     return result
 
 
@@ -60,6 +62,7 @@ def complete_mission(mission_id: str) -> MissionResult:
 def fail_mission(mission_id: str, error: str) -> None:
     missions.fail_mission(mission_id, error)
     publish_asset_table(mission_id)
+    reflect_after_mission(mission_id)
 
 
 def publish_asset_table(mission_id: str) -> None:

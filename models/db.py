@@ -58,8 +58,17 @@ def get_engine(url: str | None = None) -> Engine:
         engine = _engines.get(key)
         if engine is None:
             engine = _engines[key] = create_db_engine(key)
-            _factories[key] = sessionmaker(bind=engine, expire_on_commit=False)
+            _factories[key] = factory = sessionmaker(bind=engine, expire_on_commit=False)
+            install_session_hooks(factory)
         return engine
+
+
+def install_session_hooks(factory: sessionmaker[Session]) -> None:
+    """The knowledge layer's session hooks: the audit trail, and rows that follow others."""
+    from hopflow.models.access import audit, following
+
+    audit.install(factory)
+    following.install(factory)
 
 
 def get_session_factory(url: str | None = None) -> sessionmaker[Session]:

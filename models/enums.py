@@ -189,6 +189,7 @@ class MemoryTargetType(StrEnum):
     PLAN = "plan"
     PROJECT = "project"
     MISSION = "mission"
+    ENTITY = "entity"
     OTHER = "other"
 
 
@@ -307,6 +308,13 @@ ALLOWED_TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
             {AgentConfigurationStatus.ACTIVE, AgentConfigurationStatus.ARCHIVED}
         ),
         AgentConfigurationStatus.ARCHIVED: frozenset(),
+    },
+    # seed 000's recommendation: draft -> active -> completed | archived (a plan is archived from anywhere).
+    PlanStatus: {
+        PlanStatus.DRAFT: frozenset({PlanStatus.ACTIVE, PlanStatus.ARCHIVED}),
+        PlanStatus.ACTIVE: frozenset({PlanStatus.COMPLETED, PlanStatus.ARCHIVED}),
+        PlanStatus.COMPLETED: frozenset({PlanStatus.ACTIVE, PlanStatus.ARCHIVED}),  # a task reopened
+        PlanStatus.ARCHIVED: frozenset(),
     },
     PlanTaskStatus: {
         PlanTaskStatus.OPEN: frozenset(

@@ -30,6 +30,14 @@ class LLMProviderName(StrEnum):
     OPENAI = "openai"
 
 
+class ReflectMode(StrEnum):
+    """What hopflow writes after each mission (HOPFLOW_REFLECT): nothing, a raw summary, or also an LLM's."""
+
+    OFF = "off"
+    RAW = "raw"
+    LLM = "llm"
+
+
 class SettingsError(ValueError):
     """A setting has a value hopflow cannot use; the message names the variable."""
 
@@ -90,6 +98,9 @@ class Settings(BaseSettings):
     # The offline provider's chat script (tool calls to answer with): tests, demos, examples/living.
     llm_script: Path | None = None
     webhook_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    reflect: ReflectMode = ReflectMode.RAW
+    # When set, `hopflow serve` prunes what finished missions and runs left older than this, daily.
+    retention_days: int | None = Field(default=None, ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -25,6 +25,7 @@ from hopflow.models.orm import Asset, Hop, Mission, ToolStep, utcnow
 from hopflow.models.schemas.specs import AssetRef, HopSpec, InputAssetSpec, MissionSpec
 from hopflow.models.settings import Settings, get_settings
 from hopflow.tasks.assets import asset_table_rows, store_value
+from hopflow.tasks.knowledge.thoughts import record_planner_thought
 from hopflow.tasks.specs import AssetCatalog, SpecError, SpecIssue, check_hop, check_mission_spec
 from hopflow.tasks.tools import ToolContext, get_tool
 from hopflow.tasks.tools.registry import asset_type_of
@@ -329,6 +330,7 @@ def _plan_hop(session: Session, mission: Mission, hops: list[Hop], flow_run_id: 
     params = {k: v["literal"] for k, v in planner.get("parameter_mapping", {}).items()}
     ctx = ToolContext.from_settings(mission_id=mission.id, flow_run_id=flow_run_id)
     output = tool.run({**params, "state": state}, ctx)
+    record_planner_thought(session, mission, tool.id, str(getattr(output, "reason", "") or ""))
     proposed = output.hop
     if proposed is None:
         return None

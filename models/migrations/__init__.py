@@ -28,6 +28,16 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+# Full-text search objects live outside the ORM (a PostgreSQL expression index, an SQLite FTS5
+# table and its shadow tables): comparisons of ORM and database leave them out.
+FULL_TEXT_PREFIXES = ("memory_contexts_fts", "ix_memory_contexts_fts")
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Alembic's include_object hook: everything but the full-text search objects."""
+    return not (name or "").startswith(FULL_TEXT_PREFIXES)
+
+
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert head is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hopflow.models.orm  # noqa: F401  (registers every table on Base.metadata)
 from alembic import context
 from hopflow.models.db import create_db_engine
+from hopflow.models.migrations import include_object
 from hopflow.models.orm.base import Base
 from sqlalchemy.engine import Connection
 
@@ -18,6 +19,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -42,6 +44,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -4,6 +4,7 @@ faults and reflections. Seed 000's Task is PlanTask here: "task" belongs to Pref
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from hopflow.models.enums import FaultSeverity, FaultStatus, MemoryTargetType, PlanStatus, PlanTaskStatus
@@ -72,6 +73,10 @@ class PlanTask(Timestamped, Base):
     estimated_effort: Mapped[str | None] = mapped_column(sa.String(64))
     sort_order: Mapped[int] = mapped_column(default=0)
     due_date: Mapped[datetime | None] = mapped_column(index=True)
+    # What `hopflow plans run` turns into a hop: a hop in the mission spec format (steps, ...).
+    hop_spec: Mapped[dict[str, Any] | None]
+    # The hop that last ran this task: the task's status follows it (tasks.knowledge.following).
+    hop_id: Mapped[str | None] = mapped_column(sa.ForeignKey("hops.id", ondelete="SET NULL"), index=True)
 
     plan: Mapped[Plan | None] = relationship(back_populates="tasks")
 
@@ -109,6 +114,8 @@ class Fault(Timestamped, Base):
     status: Mapped[FaultStatus] = mapped_column(enum_type(FaultStatus), default=FaultStatus.OPEN, index=True)
     severity: Mapped[FaultSeverity] = mapped_column(enum_type(FaultSeverity), default=FaultSeverity.MEDIUM)
     assigned_to_entity_id: Mapped[str | None] = mapped_column(sa.ForeignKey("entities.id"))
+    resolution: Mapped[str | None] = mapped_column(sa.Text)
+    fixed_at: Mapped[datetime | None]
 
 
 reflection_memories = sa.Table(

@@ -58,6 +58,7 @@ class LLMPlannerInput(BaseModel):
     model: str | None = None
 
 
+MAX_REASON = 500
 JSON_BLOCK = re.compile(r"\{.*\}", re.DOTALL)
 
 
@@ -67,9 +68,10 @@ def llm_planner(params: LLMPlannerInput, ctx: ToolContext) -> PlannerOutput:
 
     prompt = (
         "You plan the next hop of a mission. Reply with JSON only: "
-        '{"hop": {"name": ..., "is_final": bool, "steps": [{"tool": ..., "parameter_mapping": '
+        '{"reasoning": "one or two sentences on why this hop", '
+        '"hop": {"name": ..., "is_final": bool, "steps": [{"tool": ..., "parameter_mapping": '
         '{"param": {"asset": NAME} or {"literal": VALUE}}, "result_mapping": {"output": {"asset": NAME, '
-        '"role": "output"|"intermediate"}}}]}} or {"hop": null} when the mission is done.\n'
+        '"role": "output"|"intermediate"}}}]}} or {"reasoning": ..., "hop": null} when the mission is done.\n'
         f"Tools you may use: {', '.join(params.tools) or 'any'}.\n{params.instructions}\n"
         f"Mission state: {json.dumps(params.state, default=str)}"
     )
@@ -102,4 +104,7 @@ def llm_planner(params: LLMPlannerInput, ctx: ToolContext) -> PlannerOutput:
         refused = sorted(str(t) for t in used - set(params.tools))
         if refused:
             raise ValueError(f"planner.llm: the model proposed tools it may not use: {', '.join(refused)}")
-    return PlannerOutput(hop=answer["hop"], reason="llm")
+    # The model's own short summary of why (a thought log entry), bounded; never the prompt.
+    reasoning = answer.get("reasoning")
+    reason = " ".join(reasoning.split())[:MAX_REASON] if isinstance(reasoning, str) else ""
+    return PlannerOutput(hop=answer["hop"], reason=reason)

@@ -18,7 +18,8 @@ from tests.conftest import BACKENDS
 def test_autogenerate_finds_no_difference_between_migrations_and_orm(empty_db_url: str) -> None:
     migrations.upgrade(empty_db_url)
     with get_engine(empty_db_url).connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        opts = {"compare_type": True, "include_object": migrations.include_object}
+        diff = compare_metadata(MigrationContext.configure(conn, opts=opts), Base.metadata)
     assert diff == []
 
 

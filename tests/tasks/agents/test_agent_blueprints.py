@@ -105,7 +105,9 @@ def test_register_upserts_by_id_and_version(hopflow_env: str, tmp_path: Path) ->
     with session_scope() as session:
         assert session.get(AgentDefinition, "agent_900").version == "1.1.0"  # type: ignore[union-attr]
         events = session.scalars(
-            sa.select(Event.action).where(Event.subject_type == "agent_definitions")
+            sa.select(Event.action).where(
+                Event.subject_type == "agent_definitions", Event.action.like("agent_definition_%")
+            )
         ).all()
         assert events == ["agent_definition_created", "agent_definition_updated", "agent_definition_updated"]
 

@@ -1,0 +1,1 @@
+"""Seed 000's knowledge layer as units of work: plan runs, reflections, thoughts, retention."""
