@@ -10,7 +10,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import typer
-from hopflow.deployments.commands import agents, containers, db, missions, runs
+from hopflow.deployments.commands import agents, containers, db, mcp, missions, runs
 from hopflow.deployments.commands.common import console, settings
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app.command()(missions.demo)
 # Top-level agent commands (serve, deploy, trigger, webhooks) register themselves on `app` here.
 agents.register(app)
 containers.register(app, agents.agents_app)
+app.command("mcp")(mcp.mcp)
 
 
 @app.command()
