@@ -45,6 +45,8 @@ hops:
         result_mapping: {parts: {asset: sentences, role: output}}
 """
 
+FILE_SPEC = "name: x\ninputs: [{name: f, file: /etc/passwd}]\nhops: [{name: h, steps: [{tool: noop.echo}]}]"
+
 
 @contextmanager
 def mcp_server(app: Any) -> Iterator[str]:
@@ -191,9 +193,7 @@ def test_bad_arguments_give_tool_errors_that_say_what_is_wrong_and_write_nothing
             ("start_mission", {"spec": "a: &a [1]\nb: *a"}),
             (
                 "start_mission",
-                {
-                    "spec": "name: x\ninputs: [{name: f, file: /etc/passwd}]\nhops: [{name: h, steps: [{tool: noop.echo}]}]"
-                },
+                {"spec": FILE_SPEC},
             ),
             ("start_mission", {"spec": SPEC, "inputs": {"nope": 1}}),
             ("mission_status", {"mission": "no-such-mission"}),
