@@ -40,6 +40,7 @@ def test_container_logs_step_is_refused_until_allowlisted(
     }  # fmt: skip
     register_blueprints([write_yaml(tmp_path / "agent.yaml", blueprint(playbooks=[playbook]))])
     agent = configure_agent("agent_900", "watcher", values=VALUES).id
+    box.reload()
     before = box.attrs["State"]["StartedAt"]
 
     with pytest.raises(Exception, match=r"not allowlisted for containers\.logs of agent 'watcher'"):
