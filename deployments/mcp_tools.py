@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 from hopflow.models.db import session_scope
-from hopflow.models.enums import AssetScopeType, ToolExecutionStatus
+from hopflow.models.enums import AssetScopeType, AssetStatus, ToolExecutionStatus
 from hopflow.models.orm import Asset, Hop, Mission, ToolStep
 from hopflow.models.schemas.specs import MissionSpec
 from sqlalchemy.orm import Session
@@ -97,15 +97,13 @@ def create_mission(
     spec_text: str | None, template: str | None, inputs: dict[str, Any] | None
 ) -> dict[str, Any]:
     """Store the mission (nothing is written when the spec has problems); returns its id and name."""
-    from hopflow.models import migrations
     from hopflow.models.access.identity import ensure_user
     from hopflow.tasks.missions import create_mission_from_spec
 
     if (spec_text is None) == (template is None):
         raise ToolInputError("give either `spec` (YAML or JSON text) or `template` (a template's name)")
     spec = parse_spec_text(spec_text) if spec_text is not None else load_template(template or "")
-    spec = _with_inputs(spec, inputs)
-    migrations.upgrade(None)
+    spec = _with_inputs(spec, inputs)  # the database is migrated when the server starts
     source = "mcp:spec" if spec_text is not None else f"mcp:template:{template}"
     with session_scope() as session:
         user = ensure_user(session)
@@ -243,6 +241,8 @@ def get_asset(mission_ref: str, name: str, content: bool, max_bytes: int) -> dic
         view = _asset_view(asset)
         if not content:
             return view
+        if asset.status != AssetStatus.READY:
+            raise ToolInputError(f"content: asset {name!r} is {asset.status.value}, not ready: no content")
         if asset.size_bytes is not None and asset.size_bytes > max_bytes:
             raise ToolInputError(
                 f"content: asset {name!r} is {asset.size_bytes} bytes, over max_bytes={max_bytes} "

@@ -65,12 +65,14 @@ def test_stdio_server_lists_agents_and_reads_missions(
         agents = await c.call_tool("list_agents", {})
         status = await c.call_tool("mission_status", {"mission": "stored"})
         missing = await c.call_tool("get_asset", {"mission": mission_id, "name": "nope"})
+        pending = await c.call_tool("get_asset", {"mission": mission_id, "name": "n", "content": True})
         resource = await c.read_resource("hopflow://agents/shop-a")
         templates = await c.list_resource_templates()
         return {
             "agents": agents,
             "status": status,
             "missing": missing,
+            "pending": pending,
             "resource": resource,
             "templates": templates,
         }
@@ -84,6 +86,8 @@ def test_stdio_server_lists_agents_and_reads_missions(
         out["missing"].is_error
         and "has no asset 'nope' (it has: article, n)" in out["missing"].content[0].text
     )
+    assert out["pending"].is_error and "asset 'n' is" in out["pending"].content[0].text
+    assert "not ready: no content" in out["pending"].content[0].text
     assert json.loads(out["resource"].contents[0].text)["definition"]["id"] == "agent_900"
     assert {t.uri_template for t in out["templates"].resource_templates} == {
         "hopflow://missions/{mission_id}", "hopflow://runs/{run_id}", "hopflow://assets/{asset_id}",
