@@ -24,6 +24,7 @@ from hopflow.tasks.agents import (
     normalise_path,
     read_webhook_routes,
 )
+from hopflow.tasks.agents.directives import DirectiveTextError, check_directive_text
 from hopflow.tasks.specs import render_path
 from starlette.concurrency import run_in_threadpool
 
@@ -32,6 +33,8 @@ logger = logging.getLogger("hopflow.webhooks")
 SIGNATURE_HEADER = "X-Hopflow-Signature"
 SIGNATURE_PREFIX = "sha256="
 HEALTH_PATH = "/_hopflow/health"
+# A top-level body field that is not an input: the run's one-off directive text.
+DIRECTIVE_FIELD = "_directive_text"
 
 # (deployment name, parameters) -> flow run id; the real one asks Prefect (arun_deployment).
 RunStarter = Callable[[str, dict[str, Any]], Awaitable[str]]
@@ -167,6 +170,13 @@ def create_webhook_app(
             payload = json.loads(body) if body.strip() else {}
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return _error(422, f"body is not JSON: {exc}")
+        directive_text = None
+        if isinstance(payload, dict) and DIRECTIVE_FIELD in payload:
+            # Signed like the rest of the body: a one-off directive for this run, not an input.
+            try:
+                directive_text = check_directive_text(payload.pop(DIRECTIVE_FIELD), DIRECTIVE_FIELD)
+            except DirectiveTextError as exc:
+                return _error(422, str(exc))
         issues = check_payload(input_schema(route.inputs_schema), payload)
         if issues:
             return _error(422, [f"{render_path(i.path)}: {i.message}" for i in issues])
@@ -175,6 +185,8 @@ def create_webhook_app(
             "trigger_type": TriggerType.WEBHOOK.value,
             "payload": payload,
         }
+        if directive_text is not None:
+            parameters["directive_text"] = directive_text
         if route.playbook is not None:
             parameters["playbook"] = route.playbook
         try:

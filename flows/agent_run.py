@@ -31,10 +31,14 @@ def _run_name() -> str:
 
 @task(name="snapshot-agent-run")
 def snapshot_agent_run(
-    configuration_id: str, trigger_type: str, payload: Any, playbook: str | None
+    configuration_id: str,
+    trigger_type: str,
+    payload: Any,
+    playbook: str | None,
+    directive_text: str | None = None,
 ) -> AgentRunContext:
     return agents.snapshot_agent_run(
-        configuration_id, str(runtime_flow_run.id), trigger_type, payload, playbook
+        configuration_id, str(runtime_flow_run.id), trigger_type, payload, playbook, directive_text
     )
 
 
@@ -71,9 +75,11 @@ def agent_run_flow(
     trigger_type: str = "manual",
     payload: dict[str, Any] | str | None = None,
     playbook: str | None = None,
+    directive_text: str | None = None,
 ) -> AgentRunOutcome:
-    """Run one agent configuration once: its playbook as a mission, started by `trigger_type`."""
-    context = snapshot_agent_run(configuration_id, trigger_type, payload, playbook)
+    """Run one agent configuration once: its playbook as a mission, started by `trigger_type`; with
+    `directive_text`, under that one-off directive instead of the stored one."""
+    context = snapshot_agent_run(configuration_id, trigger_type, payload, playbook, directive_text)
     mission = create_agent_mission(context)
     if mission.mission_id is None:  # every step's condition was false: nothing to run
         return finish_agent_run(context, mission, LastRunStatus.SUCCESS)

@@ -9,16 +9,18 @@ import json
 import logging
 from typing import Any
 
+from hopflow.models.access.containers import read_allowlist
 from hopflow.models.access.status import advance_to, record_event
 from hopflow.models.db import session_scope
 from hopflow.models.enums import AssetStatus, FaultSeverity, ToolExecutionStatus
-from hopflow.models.orm import Asset, Fault, Hop, LLMCall, ToolStep, utcnow
+from hopflow.models.orm import AgentConfiguration, Asset, Fault, Hop, LLMCall, Mission, ToolStep, utcnow
 from hopflow.models.secrets import resolve_env_refs, scrub, secret_values
 from hopflow.models.settings import PromptStorage, Settings, get_settings
 from hopflow.tasks.artifacts import publisher
 from hopflow.tasks.assets import artifact_key, asset_markdown, is_ready, load_value, store_value
 from hopflow.tasks.llm import LLMCallRecord, redact_prompt
 from hopflow.tasks.tools import ToolContext, get_tool
+from hopflow.tasks.tools.allowlist import Allowlist, ToolNotAllowed
 from prefect import task
 from prefect.runtime import flow_run as runtime_flow_run
 from prefect.runtime import task_run as runtime_task_run
@@ -45,6 +47,9 @@ class _Begun(BaseModel):
     tool_id: str = ""
     mission_id: str = ""
     params: dict[str, Any] = {}
+    # Set when the mission belongs to an agent's run: its name and allowlist entries (tool, container).
+    agent: str | None = None
+    allowlist: list[tuple[str, str | None]] = []
 
 
 def _current_ids() -> tuple[str | None, str | None]:
@@ -85,12 +90,24 @@ def begin_step(step_id: str, task_run_id: str | None = None) -> _Begun:
                 advance_to(session, asset, AssetStatus.IN_PROGRESS)
         hop = session.get(Hop, step.hop_id)
         assert hop is not None
+        agent, entries = _agent_allowlist(session, hop.mission_id)
         return _Begun(
             skip=False,
             tool_id=step.tool_id,
             mission_id=hop.mission_id,
             params=dict(step.parameter_mapping or {}),
+            agent=agent,
+            allowlist=entries,
         )
+
+
+def _agent_allowlist(session: Session, mission_id: str) -> tuple[str | None, list[tuple[str, str | None]]]:
+    mission = session.get(Mission, mission_id)
+    if mission is None or mission.agent_configuration_id is None:
+        return None, []
+    configuration = session.get(AgentConfiguration, mission.agent_configuration_id)
+    entries = [(e.tool_id, e.container_id) for e in read_allowlist(session, mission.agent_configuration_id)]
+    return (configuration.name if configuration else mission.agent_configuration_id), entries
 
 
 def load_parameters(mapping: dict[str, Any]) -> dict[str, Any]:
@@ -243,8 +260,13 @@ def run_tool_step(step_id: str) -> StepOutcome:
         return StepOutcome(step_id=step_id, status="skipped")
     tool = get_tool(begun.tool_id)
     secrets = secret_values(begun.params)
+    allowlist = Allowlist(begun.agent, tuple(begun.allowlist)) if begun.agent is not None else None
+    if allowlist is not None and (refusal := allowlist.tool_refusal(begun.tool_id)):
+        # Refused before the tool runs: a fault, the step failed, nothing done; a retry would not help.
+        fail_step(step_id, f"ToolNotAllowed: {refusal}")
+        raise ToolStepError(f"ToolNotAllowed: {refusal}")
     ctx = ToolContext.from_settings(
-        mission_id=begun.mission_id, tool_step_id=step_id, flow_run_id=flow_run_id
+        mission_id=begun.mission_id, tool_step_id=step_id, flow_run_id=flow_run_id, allowlist=allowlist
     )
     try:
         params = resolve_env_refs(load_parameters(begun.params), where=f"step {step_id} parameters")
@@ -252,7 +274,7 @@ def run_tool_step(step_id: str) -> StepOutcome:
     except Exception as exc:
         error = scrub(f"{type(exc).__name__}: {exc}", secrets)
         attempt = runtime_task_run.run_count if task_run_id else 1
-        if attempt > tool.retries:
+        if attempt > tool.retries or isinstance(exc, ToolNotAllowed):
             fail_step(step_id, error)
         else:
             logger.warning("step %s attempt %s failed (%s); Prefect retries it", step_id, attempt, error)

@@ -328,9 +328,14 @@ def trigger(
     local: Annotated[
         bool, typer.Option(help="Run agent_run_flow here instead of through the deployment.")
     ] = False,
+    directive_text: Annotated[
+        str | None,
+        typer.Option(help="A one-off directive for this run; the stored directive is left as it is."),
+    ] = None,
 ) -> None:
     """Start a run of an agent now (an API trigger): through its deployment, or --local in this process."""
     from hopflow.tasks.agents import AgentSpecError, check_payload, input_schema, read_agent
+    from hopflow.tasks.agents.directives import check_directive_text
 
     settings()
     _migrated()
@@ -350,6 +355,9 @@ def trigger(
     parameters: dict[str, Any] = {"configuration_id": view.configuration.id, "payload": body}
     if playbook:
         parameters["playbook"] = playbook
+    if directive_text is not None:
+        with clear_errors():
+            parameters["directive_text"] = check_directive_text(directive_text, "--directive-text")
     if local:
         from hopflow.flows.agent_run import agent_run_flow
 

@@ -124,10 +124,14 @@ class Directive(Base):
 
 
 class ToolAllowlist(Base):
-    """Which tools a configuration may call (seed 002's ContainerAllowlist, generalised)."""
+    """Which tools a configuration may call, and container tools on which containers (seed 002's
+    ContainerAllowlist, generalised). A configuration with no rows is unrestricted, except for the
+    container tools that act on a container (logs, restart): those need a row naming the container."""
 
     __tablename__ = "tool_allowlist"
-    __table_args__ = (sa.UniqueConstraint("agent_configuration_id", "tool_id"),)
+    # One row per (configuration, tool, container); the access layer keeps NULL containers unique too,
+    # which a unique constraint cannot do on both backends.
+    __table_args__ = (sa.UniqueConstraint("agent_configuration_id", "tool_id", "container_id"),)
 
     id: Mapped[uuid_pk]
     agent_configuration_id: Mapped[str] = mapped_column(
@@ -151,5 +155,8 @@ class ContainerInventory(Base):
     image: Mapped[str | None] = mapped_column(sa.String(512))
     state: Mapped[str | None] = mapped_column(sa.String(64))
     labels: Mapped[dict[str, Any] | None]
-    snapshot_at: Mapped[datetime]
+    # When the engine created the container, and its published ports as the engine reports them.
+    container_created_at: Mapped[datetime | None]
+    ports: Mapped[dict[str, Any] | None]
+    snapshot_at: Mapped[datetime] = mapped_column(index=True)
     created_at: Mapped[created_at_col]

@@ -24,6 +24,7 @@ from hopflow.models.schemas.agents import (
 from hopflow.models.schemas.specs import HopSpec, LiteralValue, MissionSpec, StepSpec
 from hopflow.models.secrets import redact, resolve_env_refs, scrub, secret_values
 from hopflow.tasks.agents.conditions import ConditionError, evaluate_condition
+from hopflow.tasks.agents.directives import check_directive_text, one_off_snapshot
 from hopflow.tasks.agents.errors import MISSION_REF_PREFIX, PREVIEW_CHARS, AgentNotFound, AgentSpecError
 from hopflow.tasks.agents.inputs import check_payload, input_schema
 from hopflow.tasks.agents.placeholders import bind_placeholders
@@ -99,11 +100,16 @@ def snapshot_agent_run(
     trigger_type: str,
     payload: Any,
     playbook: str | None = None,
+    directive_text: str | None = None,
 ) -> AgentRunContext:
     """The run's first unit of work: check the payload, snapshot inputs (redacted), the directive and the
-    window since the last successful run onto the AgentRunLog row, and pick the playbook."""
+    window since the last successful run onto the AgentRunLog row, and pick the playbook.
+
+    With `directive_text` the run uses that text as a one-off directive instead of the stored one."""
     kind = TriggerType(trigger_type)
     payload = normalise_payload(payload)
+    if directive_text is not None:
+        directive_text = check_directive_text(directive_text)
     with session_scope() as session:
         configuration = _configuration(session, configuration_id)
         if configuration.status != AgentConfigurationStatus.ACTIVE:
@@ -120,7 +126,11 @@ def snapshot_agent_run(
         # Fail now, naming the variable, rather than mid-mission; the values are not kept.
         resolve_env_refs(inputs, where=f"configuration {configuration.name} inputs")
         chosen = _playbook(session, definition, playbook)
-        directive = access.read_current_directive(session, configuration.id)
+        # A one-off directive replaces the stored one for this run only; the stored one is not read.
+        one_off = directive_text is not None
+        directive = None if one_off else access.read_current_directive(session, configuration.id)
+        if directive is not None:
+            directive_text = directive.text
         previous = last_successful_run(session, configuration.id)
         now = utcnow()
         row = upsert_run_log(
@@ -140,7 +150,9 @@ def snapshot_agent_run(
                 }
             ),
             directive_id=directive.id if directive else None,
-            directive_snapshot={"version": directive.version, "text": directive.text, "name": directive.name}
+            directive_snapshot=one_off_snapshot(directive_text)
+            if one_off and directive_text is not None
+            else {"version": directive.version, "text": directive.text, "name": directive.name}
             if directive
             else None,
             window_start=previous.end_time if previous else None,
@@ -162,7 +174,7 @@ def snapshot_agent_run(
             payload=payload,
             directive_id=directive.id if directive else None,
             directive_version=directive.version if directive else None,
-            directive_text=directive.text if directive else None,
+            directive_text=directive_text,
             window_start=row.window_start,
             window_end=now,
             started_at=row.start_time or row.created_at or now,

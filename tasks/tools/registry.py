@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 import pandas as pd
 from hopflow.models.settings import Settings, get_settings
 from hopflow.tasks.llm import LLMCallRecord, LLMProvider, get_provider
+from hopflow.tasks.tools.allowlist import Allowlist
 from pydantic import BaseModel
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ BUILTIN_TOOL_MODULES = (
     # Written alongside by the lead; loaded here so missions can name them like any built-in.
     "hopflow.tasks.tools.planners",
     "hopflow.tasks.tools.report",
+    "hopflow.tasks.tools.containers",
 )
 ASSET_TYPES = ("text", "number", "boolean", "json", "table", "series", "bytes", "any")
 
@@ -82,6 +84,8 @@ class ToolContext:
     mission_id: str | None = None
     tool_step_id: str | None = None
     flow_run_id: str | None = None
+    # The agent whose run this step belongs to, and its allowlist (None outside an agent's run).
+    allowlist: Allowlist | None = None
     llm_calls: list[LLMCallRecord] = field(default_factory=list)
     # repr=False: Settings holds the LLM API key, and contexts end up in logs and tracebacks.
     settings: Settings | None = field(default=None, repr=False)
@@ -95,6 +99,7 @@ class ToolContext:
         mission_id: str | None = None,
         tool_step_id: str | None = None,
         flow_run_id: str | None = None,
+        allowlist: Allowlist | None = None,
     ) -> ToolContext:
         settings = settings or get_settings()
         return cls(
@@ -103,6 +108,7 @@ class ToolContext:
             mission_id=mission_id,
             tool_step_id=tool_step_id,
             flow_run_id=flow_run_id,
+            allowlist=allowlist,
             settings=settings,
         )
 

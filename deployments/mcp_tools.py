@@ -1,0 +1,368 @@
+"""What the MCP server's tools and resources do, as plain functions over hopflow's data (no MCP here):
+each reads or writes in its own unit of work and returns JSON-ready values; bad arguments raise
+`ToolInputError` with a message that says what is wrong."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import threading
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import yaml
+from hopflow.models.db import session_scope
+from hopflow.models.enums import AssetScopeType, AssetStatus, ToolExecutionStatus
+from hopflow.models.orm import Asset, Hop, Mission, ToolStep
+from hopflow.models.schemas.specs import MissionSpec
+from sqlalchemy.orm import Session
+
+MAX_SPEC_BYTES = 256 * 1024
+MAX_SPEC_DEPTH = 32
+MAX_CONTENT_BYTES = 256 * 1024
+DEFAULT_CONTENT_BYTES = 64 * 1024
+MAX_LIST = 200
+
+
+class ToolInputError(ValueError):
+    """A tool argument that cannot be used; the message names it and says why."""
+
+
+# --- missions ------------------------------------------------------------------------------------
+def _depth(value: Any, limit: int, level: int = 0) -> None:
+    if level > limit:
+        raise ToolInputError(f"spec: nested deeper than {limit} levels")
+    if isinstance(value, dict):
+        for v in value.values():
+            _depth(v, limit, level + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _depth(v, limit, level + 1)
+
+
+def parse_spec_text(text: str) -> MissionSpec:
+    """A spec given as YAML or JSON text: bounded in size and depth, no YAML aliases, no input files
+    (a client must not make the server read its own files)."""
+    from hopflow.tasks.specs import SpecError, SpecIssue, parse_mission_spec
+
+    if len(text.encode("utf-8")) > MAX_SPEC_BYTES:
+        raise ToolInputError(f"spec: larger than {MAX_SPEC_BYTES} bytes")
+    try:
+        if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text)):
+            raise ToolInputError("spec: YAML aliases (*name) are not accepted")
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ToolInputError(
+            f"spec: not valid YAML/JSON{where}: {getattr(exc, 'problem', None) or exc}"
+        ) from None
+    _depth(data, MAX_SPEC_DEPTH)
+    spec = parse_mission_spec(data)
+    issues = [
+        SpecIssue(("inputs", i, "file"), "input files are not accepted over MCP; give `content`")
+        for i, item in enumerate(spec.inputs)
+        if item.file is not None
+    ]
+    if issues:
+        raise SpecError(issues, "spec")
+    return spec
+
+
+def load_template(name: str) -> MissionSpec:
+    """The spec of a deployed mission template. Templates (`hopflow missions deploy`) are not on this
+    branch: the integrator wires this to their store."""
+    raise ToolInputError(f"template: no template named {name!r}")
+
+
+def _with_inputs(spec: MissionSpec, inputs: dict[str, Any] | None) -> MissionSpec:
+    if not inputs:
+        return spec
+    known = {item.name for item in spec.inputs}
+    if unknown := sorted(set(inputs) - known):
+        raise ToolInputError(
+            f"inputs: {', '.join(unknown)} not among the mission's inputs "
+            f"({', '.join(sorted(known)) or 'none'})"
+        )
+    items = [
+        item.model_copy(update={"content": inputs[item.name]}) if item.name in inputs else item
+        for item in spec.inputs
+    ]
+    return spec.model_copy(update={"inputs": items})
+
+
+def create_mission(
+    spec_text: str | None, template: str | None, inputs: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Store the mission (nothing is written when the spec has problems); returns its id and name."""
+    from hopflow.models.access.identity import ensure_user
+    from hopflow.tasks.missions import create_mission_from_spec
+
+    if (spec_text is None) == (template is None):
+        raise ToolInputError("give either `spec` (YAML or JSON text) or `template` (a template's name)")
+    spec = parse_spec_text(spec_text) if spec_text is not None else load_template(template or "")
+    spec = _with_inputs(spec, inputs)  # the database is migrated when the server starts
+    source = "mcp:spec" if spec_text is not None else f"mcp:template:{template}"
+    with session_scope() as session:
+        user = ensure_user(session)
+        mission = create_mission_from_spec(session, spec, user_id=user.id, metadata={"source": source})
+        return {"mission_id": mission.id, "name": mission.name}
+
+
+def run_mission_in_background(mission_id: str) -> threading.Thread:
+    """mission_flow in a thread of this process (as `hopflow run` does); its outcome lands in the database."""
+    from hopflow.flows.mission import run_mission
+
+    def target() -> None:
+        # A failure is on record: the mission row, its steps and faults, and its Prefect run.
+        with contextlib.suppress(Exception):
+            run_mission(mission_id)
+
+    thread = threading.Thread(target=target, name=f"mission-{mission_id[:8]}", daemon=True)
+    thread.start()
+    return thread
+
+
+def find_mission(session: Session, ref: str) -> Mission:
+    mission = session.get(Mission, ref)
+    if mission is None:
+        mission = session.scalars(
+            sa.select(Mission).where(Mission.name == ref).order_by(Mission.created_at.desc()).limit(1)
+        ).first()
+    if mission is None and len(ref) >= 6:
+        matches = list(session.scalars(sa.select(Mission).where(Mission.id.startswith(ref)).limit(2)))
+        mission = matches[0] if len(matches) == 1 else None
+    if mission is None:
+        raise ToolInputError(f"mission: no mission with id or name {ref!r}")
+    return mission
+
+
+def step_progress(mission_id: str) -> tuple[int, int, str]:
+    """(finished steps, all steps, status) of a mission, for progress notifications."""
+    with session_scope() as session:
+        mission = session.get(Mission, mission_id)
+        if mission is None:
+            raise ToolInputError(f"mission: no mission with id {mission_id!r}")
+        statuses = list(
+            session.scalars(sa.select(ToolStep.status).join(Hop).where(Hop.mission_id == mission_id))
+        )
+        done = sum(s in (ToolExecutionStatus.COMPLETED, ToolExecutionStatus.FAILED) for s in statuses)
+        return done, len(statuses), mission.status.value
+
+
+def mission_status(ref: str) -> dict[str, Any]:
+    from hopflow.tasks.missions import mission_result
+
+    with session_scope() as session:
+        mission = find_mission(session, ref)
+        result = mission_result(session, mission)
+        hops = [
+            {
+                "order": hop.sequence_order, "name": hop.name, "status": hop.status.value,
+                "steps": [
+                    {"order": s.sequence_order, "tool": s.tool_id, "status": s.status.value,
+                     "error": s.error_message}
+                    for s in sorted(hop.tool_steps, key=lambda s: s.sequence_order)
+                ],
+            }
+            for hop in sorted(mission.hops, key=lambda h: h.sequence_order)
+        ]  # fmt: skip
+        return {
+            "mission_id": mission.id,
+            "name": mission.name,
+            "status": mission.status.value,
+            "error": mission.error_message,
+            "created_at": _iso(mission.created_at),
+            "completed_at": _iso(mission.completed_at),
+            "outputs": result.outputs,
+            "tokens": {"prompt": result.prompt_tokens, "completion": result.completion_tokens},
+            "hops": hops,
+        }
+
+
+def list_missions(limit: int, status: str | None) -> list[dict[str, Any]]:
+    with session_scope() as session:
+        query = sa.select(Mission).order_by(Mission.created_at.desc()).limit(min(limit, MAX_LIST))
+        if status:
+            query = query.where(Mission.status == status)
+        return [
+            {"mission_id": m.id, "name": m.name, "status": m.status.value, "created_at": _iso(m.created_at),
+             "completed_at": _iso(m.completed_at)}
+            for m in session.scalars(query)
+        ]  # fmt: skip
+
+
+# --- assets --------------------------------------------------------------------------------------
+def _asset_view(a: Asset) -> dict[str, Any]:
+    return {
+        "asset_id": a.id, "name": a.name, "scope": a.scope_type.value, "scope_id": a.scope_id,
+        "role": a.role.value, "type": a.type, "status": a.status.value, "size_bytes": a.size_bytes,
+        "summary": a.content_summary,
+    }  # fmt: skip
+
+
+def _mission_assets(session: Session, mission: Mission) -> list[Asset]:
+    from hopflow.models.access.assets import read_mission_state
+
+    assets = list(read_mission_state(session, mission.id).values())
+    hop_ids = [h.id for h in mission.hops]
+    if hop_ids:
+        assets += session.scalars(
+            sa.select(Asset).where(Asset.scope_type == AssetScopeType.HOP, Asset.scope_id.in_(hop_ids))
+        )
+    return assets
+
+
+def _content_text(value: Any) -> tuple[str, str]:
+    """(text, encoding) of an asset value: text as is, bytes as base64, tables as CSV, the rest JSON."""
+    if isinstance(value, str):
+        return value, "text"
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode("ascii"), "base64"
+    if hasattr(value, "to_csv"):
+        return value.to_csv(index=False), "csv"
+    return json.dumps(value, default=str, indent=2), "json"
+
+
+def get_asset(mission_ref: str, name: str, content: bool, max_bytes: int) -> dict[str, Any]:
+    from hopflow.tasks.assets import load_value
+
+    with session_scope() as session:
+        mission = find_mission(session, mission_ref)
+        matches = [a for a in _mission_assets(session, mission) if a.name == name]
+        if not matches:
+            names = sorted({a.name for a in _mission_assets(session, mission)})
+            raise ToolInputError(
+                f"name: mission {mission.name!r} has no asset {name!r} (it has: {', '.join(names) or 'none'})"
+            )
+        asset = next((a for a in matches if a.scope_type == AssetScopeType.MISSION), matches[0])
+        view = _asset_view(asset)
+        if not content:
+            return view
+        if asset.status != AssetStatus.READY:
+            raise ToolInputError(f"content: asset {name!r} is {asset.status.value}, not ready: no content")
+        if asset.size_bytes is not None and asset.size_bytes > max_bytes:
+            raise ToolInputError(
+                f"content: asset {name!r} is {asset.size_bytes} bytes, over max_bytes={max_bytes} "
+                f"(at most {MAX_CONTENT_BYTES}); read its summary instead"
+            )
+        value = load_value(asset)
+    text, encoding = _content_text(value)
+    raw = text.encode("utf-8")
+    view.update(content=raw[:max_bytes].decode("utf-8", errors="ignore"), encoding=encoding,
+                truncated=len(raw) > max_bytes)  # fmt: skip
+    return view
+
+
+def read_asset(asset_id: str) -> dict[str, Any]:
+    with session_scope() as session:
+        asset = session.get(Asset, asset_id)
+        if asset is None:
+            raise ToolInputError(f"asset: no asset with id {asset_id!r}")
+        return _asset_view(asset)
+
+
+# --- runs and agents -----------------------------------------------------------------------------
+def list_runs(agent: str | None, status: str | None, since: str | None, limit: int) -> list[dict[str, Any]]:
+    from hopflow.deployments.commands.runs import parse_since
+    from hopflow.models.access.runs import list_run_logs
+    from hopflow.models.enums import RunStatus
+
+    try:
+        wanted = RunStatus(status) if status else None
+    except ValueError:
+        raise ToolInputError(
+            f"status: {status!r} is not one of {', '.join(s.value for s in RunStatus)}"
+        ) from None
+    try:
+        start = parse_since(since) if since else None
+    except Exception as exc:
+        raise ToolInputError(f"since: {exc}") from None
+    with session_scope() as session:
+        rows = list_run_logs(session, agent=agent, status=wanted, since=start, limit=min(limit, MAX_LIST))
+        return [
+            {"run_id": r.run_id, "flow_name": r.flow_name, "agent": name, "status": r.status.value,
+             "trigger_type": r.trigger_type.value, "start_time": _iso(r.start_time),
+             "duration_ms": r.duration_ms,
+             "tokens": {"prompt": r.prompt_tokens, "completion": r.completion_tokens},
+             "error_message": r.error_message}
+            for r, name in rows
+        ]  # fmt: skip
+
+
+def run_detail(run: str) -> tuple[dict[str, Any], str]:
+    """Seed 002's run detail: (JSON, Markdown); JSON carries the token totals."""
+    from hopflow.models.access.runs import read_run_detail, read_run_log
+    from hopflow.tasks.reports import run_detail_markdown
+
+    with session_scope() as session:
+        row = read_run_log(session, run)
+        if row is None:
+            raise ToolInputError(f"run: no run {run!r} in the run log")
+        detail = read_run_detail(session, row)
+    return detail, run_detail_markdown(detail)
+
+
+def list_agents() -> list[dict[str, Any]]:
+    from hopflow.tasks.agents import read_configurations
+
+    return [_agent_view(v) for v in read_configurations()]
+
+
+def _agent_view(view: Any) -> dict[str, Any]:
+    c, d = view.configuration, view.definition
+    return {
+        "name": c.name, "configuration_id": c.id, "status": c.status.value,
+        "definition": {"id": d.id, "name": d.name, "version": d.version},
+        "inputs": [{k: i.get(k) for k in ("key", "type", "required")} for i in d.inputs_schema],
+        "last_run": {"status": c.last_run_status.value if c.last_run_status else None,
+                     "at": _iso(c.last_run_at), "run_id": c.last_run_id},
+        "deployment": f"agent-run/{c.name}",
+    }  # fmt: skip
+
+
+def read_agent(name: str) -> dict[str, Any]:
+    from hopflow.tasks.agents import read_agent as read
+
+    try:
+        return _agent_view(read(name))
+    except LookupError as exc:
+        raise ToolInputError(f"agent: {exc}") from None
+
+
+def prepare_trigger(
+    configuration: str, payload: dict[str, Any] | None, directive_text: str | None, playbook: str | None
+) -> tuple[str, dict[str, Any]]:
+    """Check everything before any run starts; returns (configuration name, flow parameters)."""
+    from hopflow.models.enums import AgentConfigurationStatus
+    from hopflow.tasks.agents import check_payload, input_schema
+    from hopflow.tasks.agents import read_agent as read
+    from hopflow.tasks.agents.directives import DirectiveTextError, check_directive_text
+    from hopflow.tasks.specs import render_path
+
+    try:
+        view = read(configuration)
+    except LookupError as exc:
+        raise ToolInputError(f"configuration: {exc}") from None
+    if view.configuration.status != AgentConfigurationStatus.ACTIVE:
+        raise ToolInputError(
+            f"configuration: {view.configuration.name!r} is {view.configuration.status.value}, not active"
+        )
+    payload = payload or {}
+    if issues := check_payload(input_schema(view.definition.inputs_schema), payload):
+        raise ToolInputError("; ".join(f"payload.{render_path(i.path)}: {i.message}" for i in issues))
+    parameters: dict[str, Any] = {"configuration_id": view.configuration.id, "payload": payload}
+    if playbook:
+        parameters["playbook"] = playbook
+    if directive_text is not None:
+        try:
+            parameters["directive_text"] = check_directive_text(directive_text, "directive_text")
+        except DirectiveTextError as exc:
+            raise ToolInputError(str(exc)) from None
+    return view.configuration.name, parameters
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
