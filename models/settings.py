@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     llm_model: str = "offline-echo-1"
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     webhook_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # A mission's runner holds a lease this long and renews it every third of it; a runner that
+    # died (SIGKILL) is taken over once its lease has expired.
+    mission_lease_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -17,6 +17,7 @@ from hopflow.models.db import session_scope
 from hopflow.models.enums import AssetScopeType
 from hopflow.models.orm import Asset, Hop, Mission, ToolStep
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 missions_app = typer.Typer(help="Stored missions.", no_args_is_help=True)
@@ -160,12 +161,24 @@ def run_spec(path: Path, verbose: bool = False) -> None:
             f"mission {name} ({mission_id}) failed: {exc}\n"
             f"  resume it with: hopflow missions resume {mission_id}"
         ) from exc
+    refuse_if_held(result, name, mission_id)
     console.print(
         f"\nmission [bold]{name}[/] {_styled(result.status.value)} in {time.perf_counter() - started:.1f} s "
         f"({result.hop_count} hops, {result.step_count} steps, "
         f"{result.prompt_tokens}+{result.completion_tokens} tokens)\n"
     )
     console.print(assets_table(mission_id))
+
+
+def refuse_if_held(result: Any, name: str, mission_id: str) -> None:
+    """Another runner holds the mission: say which, and that this run did nothing (exit 1)."""
+    if result.held_by is None:
+        return
+    raise fail(
+        f"mission {escape(name)} ({mission_id}) is being run by flow run {result.held_by}; "
+        "this run did nothing. Wait for that run, or resume once it has stopped "
+        "(a dead runner's lease expires after HOPFLOW_MISSION_LEASE_SECONDS)."
+    )
 
 
 VERBOSE = typer.Option(False, "--verbose", "-v", help="Also print Prefect's own log lines.")
@@ -269,6 +282,7 @@ def resume_mission(
         result = run_with_progress(mission_id, verbose)
     except Exception as exc:
         raise fail(f"mission {name} ({mission_id}) failed again: {exc}") from exc
+    refuse_if_held(result, name, mission_id)
     console.print(f"mission [bold]{name}[/] {_styled(result.status.value)}")
     console.print(assets_table(mission_id))
 

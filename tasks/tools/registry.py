@@ -82,6 +82,10 @@ class ToolContext:
     mission_id: str | None = None
     tool_step_id: str | None = None
     flow_run_id: str | None = None
+    # `<step id>:<attempt>`: the same for a retry of a request within one attempt, new for each
+    # attempt. Tools that call out send it (http.* as an Idempotency-Key header) so a service can
+    # drop a duplicate.
+    idempotency_key: str | None = None
     llm_calls: list[LLMCallRecord] = field(default_factory=list)
     # repr=False: Settings holds the LLM API key, and contexts end up in logs and tracebacks.
     settings: Settings | None = field(default=None, repr=False)
@@ -95,6 +99,7 @@ class ToolContext:
         mission_id: str | None = None,
         tool_step_id: str | None = None,
         flow_run_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> ToolContext:
         settings = settings or get_settings()
         return cls(
@@ -103,6 +108,7 @@ class ToolContext:
             mission_id=mission_id,
             tool_step_id=tool_step_id,
             flow_run_id=flow_run_id,
+            idempotency_key=idempotency_key,
             settings=settings,
         )
 
