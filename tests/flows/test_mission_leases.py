@@ -15,6 +15,9 @@ from hopflow.models.enums import MissionStatus, ToolExecutionStatus
 from hopflow.models.orm import Event, Mission, ToolStep
 from hopflow.tasks.missions import MissionResult, create_mission_from_spec
 from hopflow.tasks.specs import parse_mission_spec
+from hopflow.tasks.tools import ToolContext
+from hopflow.tasks.tools.registry import tool, unregister_tool
+from pydantic import BaseModel
 
 pytestmark = pytest.mark.flows
 
@@ -90,3 +93,47 @@ def test_concurrent_runners_run_every_step_exactly_once(hopflow_env: str) -> Non
             continue
         # stopped because the winner held the mission, or because it was done by the time it looked
         assert other.held_by == winner or other.already_finished, other
+
+
+class FlakyInput(BaseModel):
+    value: int
+
+
+class FlakyOutput(BaseModel):
+    value: int
+
+
+def test_each_attempt_of_a_retried_step_has_its_own_idempotency_key(hopflow_env: str) -> None:
+    keys: list[str | None] = []
+
+    @tool("test.fails-once", retries=1)
+    def fails_once(params: FlakyInput, ctx: ToolContext) -> FlakyOutput:
+        keys.append(ctx.idempotency_key)
+        if len(keys) == 1:
+            raise RuntimeError("first attempt fails")
+        return FlakyOutput(value=params.value)
+
+    try:
+        spec = {
+            "name": "retried",
+            "hops": [
+                {
+                    "name": "once",
+                    "steps": [
+                        {
+                            "tool": "test.fails-once",
+                            "parameter_mapping": {"value": {"literal": 3}},
+                            "result_mapping": {"value": {"asset": "three", "role": "output"}},
+                        }
+                    ],
+                }
+            ],
+        }
+        result = run_mission(store(spec))
+    finally:
+        unregister_tool("test.fails-once")
+    assert result.status == MissionStatus.COMPLETED
+    with session_scope() as session:
+        step = session.scalars(sa.select(ToolStep)).one()
+        assert step.attempts == 2 and step.status == ToolExecutionStatus.COMPLETED
+        assert keys == [f"{step.id}:1", f"{step.id}:2"]
