@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import sqlalchemy as sa
 from hopflow.models.access.status import advance_to
 from hopflow.models.db import session_scope
@@ -85,6 +88,15 @@ def finish_hop(hop_id: str, error: str | None, owner: str | None = None) -> bool
         return hop.is_final
 
 
+@functools.lru_cache(maxsize=64)
+def step_task_for(retries: int, retry_delay_seconds: float, timeout_seconds: float | None) -> Any:
+    """The step task for one retry/timeout policy, built once: building a Prefect Task reads its
+    function's source (inspect.getsource), which cost milliseconds per step when done for each."""
+    return run_tool_step.with_options(
+        retries=retries, retry_delay_seconds=retry_delay_seconds, timeout_seconds=timeout_seconds
+    )
+
+
 @task(name="hop")
 def run_hop(hop_id: str) -> HopOutcome:
     try:
@@ -99,14 +111,9 @@ def run_hop(hop_id: str) -> HopOutcome:
             return HopOutcome(hop_id=hop_id, status="skipped", is_final=hop.is_final)
     outcomes: list[StepOutcome] = []
     for plan in plans:
-        step_task = run_tool_step.with_options(
-            task_run_name=plan.run_name,
-            retries=plan.retries,
-            retry_delay_seconds=plan.retry_delay_seconds,
-            timeout_seconds=plan.timeout_seconds,
-        )
+        step_task = step_task_for(plan.retries, plan.retry_delay_seconds, plan.timeout_seconds)
         try:
-            outcomes.append(step_task(plan.step_id))
+            outcomes.append(step_task(plan.step_id, run_name=plan.run_name))
         except Exception as exc:
             finish_hop(hop_id, f"step {plan.run_name} failed: {type(exc).__name__}: {exc}", owner)
             raise

@@ -187,6 +187,14 @@ def complete_step(
                 outputs={f: t["asset_id"] for f, t in (step.result_mapping or {}).items()},
             )
         summaries: dict[str, str] = {}
+        assets = _assets(session, list(begun.outputs.values()))
+        for out_field, asset_id in begun.outputs.items():
+            asset = assets[asset_id]
+            store_value(asset, getattr(output, out_field), settings)
+            summaries[asset.name] = asset.content_summary or ""
+            written.append(asset)
+        # Only the attempt that claimed the step may finish it: if another runner took it over,
+        # this UPDATE changes nothing and the whole unit of work (assets too) rolls back.
         finished = compare_and_set(
             session,
             ToolStep,
@@ -194,25 +202,14 @@ def complete_step(
             ToolExecutionStatus.EXECUTING,
             ToolExecutionStatus.COMPLETED,
             where=(ToolStep.attempts == begun.attempt,),
-            values={"completed_at": utcnow()},
+            values={"completed_at": utcnow(), "execution_result": {"outputs": summaries}},
         )
         if not finished:
             raise StepNotClaimed(
                 f"step {step_id} attempt {begun.attempt}: another runner took the step over; result dropped"
             )
-        assets = _assets(session, list(begun.outputs.values()))
-        for out_field, asset_id in begun.outputs.items():
-            asset = assets[asset_id]
-            store_value(asset, getattr(output, out_field), settings)
+        for asset in written:
             advance_to(session, asset, AssetStatus.READY)
-            summaries[asset.name] = asset.content_summary or ""
-            written.append(asset)
-        session.execute(
-            sa.update(ToolStep)
-            .where(ToolStep.id == step_id)
-            .values(execution_result={"outputs": summaries})
-            .execution_options(synchronize_session=False)
-        )
         prompt, completion = record_llm_calls(
             session,
             llm_calls,
@@ -332,9 +329,16 @@ def record_llm_calls(
     return prompt_total, completion_total
 
 
-@task(name="tool-step")
-def run_tool_step(step_id: str) -> StepOutcome:
-    """Run one ToolStep; on its last attempt a failure marks step and assets failed and opens a Fault."""
+def _step_run_name(parameters: dict[str, Any]) -> str:
+    return str(parameters.get("run_name") or "tool-step")
+
+
+@task(name="tool-step", task_run_name=_step_run_name)
+def run_tool_step(step_id: str, run_name: str | None = None) -> StepOutcome:
+    """Run one ToolStep; on its last attempt a failure marks step and assets failed and opens a Fault.
+
+    `run_name` names the task run (step-<hop>.<step>:<tool>), so one task object serves every step.
+    """
     flow_run_id, task_run_id = _current_ids()
     begun = begin_step(step_id, task_run_id, owner=flow_run_id)
     if begun.skip:
