@@ -10,7 +10,7 @@ import logging
 import threading
 from types import TracebackType
 
-from hopflow.models.access.leases import release_lease, renew_lease
+from hopflow.models.access.leases import read_lease_holder, release_lease, renew_lease
 from hopflow.models.db import session_scope
 from hopflow.models.orm import utcnow
 from hopflow.models.settings import get_settings
@@ -51,10 +51,15 @@ class LeaseKeeper:
                     held = renew_lease(
                         session, self.mission_id, self.owner, seconds=self.seconds, now=utcnow()
                     )
+                    holder = None if held else read_lease_holder(session, self.mission_id)
             except Exception as error:  # keep trying: a blip must not end the lease early
                 logger.warning("mission %s: lease renewal failed (%s)", self.mission_id, error)
                 continue
-            if not held:
-                logger.error("mission %s: runner %s lost its lease", self.mission_id, self.owner)
+            if held:
+                continue
+            if holder is not None:  # None: the runner let go itself (mission finished or failed)
+                logger.error(
+                    "mission %s: runner %s lost its lease to flow run %s", self.mission_id, self.owner, holder
+                )
                 self.lost.set()
-                return
+            return
