@@ -107,6 +107,20 @@ def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None =
                 .values(status=observed)
                 .execution_options(synchronize_session=False)
             )
+        # Our own task run's previous attempt, ended where it could not requeue the step (a
+        # time-out): Prefect is retrying it, and this runner holds the lease.
+        own_retry = bool(task_run_id) and step.task_run_id == task_run_id
+        own_retry = own_retry and observed == ToolExecutionStatus.EXECUTING
+        if own_retry and compare_and_set(
+            session,
+            ToolStep,
+            step.id,
+            ToolExecutionStatus.EXECUTING,
+            ToolExecutionStatus.READY_TO_EXECUTE,
+            where=(ToolStep.attempts == attempts, ToolStep.task_run_id == task_run_id),
+            reason=f"attempt {attempts} of task run {task_run_id} ended without finishing; retried",
+        ):
+            observed = ToolExecutionStatus.READY_TO_EXECUTE
         if observed == ToolExecutionStatus.EXECUTING:
             raise StepNotClaimed(
                 f"step {step_id} is already executing (attempt {attempts}) in another runner"

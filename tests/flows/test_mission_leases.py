@@ -4,6 +4,7 @@ PostgreSQL. Every step runs exactly once, one runner does the work, the others s
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -137,3 +138,39 @@ def test_each_attempt_of_a_retried_step_has_its_own_idempotency_key(hopflow_env:
         step = session.scalars(sa.select(ToolStep)).one()
         assert step.attempts == 2 and step.status == ToolExecutionStatus.COMPLETED
         assert keys == [f"{step.id}:1", f"{step.id}:2"]
+
+
+def test_a_timed_out_attempt_is_retried_and_counted(hopflow_env: str) -> None:
+    calls: list[str | None] = []
+
+    @tool("test.slow-once", retries=1, timeout_seconds=2)
+    def slow_once(params: FlakyInput, ctx: ToolContext) -> FlakyOutput:
+        calls.append(ctx.idempotency_key)
+        if len(calls) == 1:
+            time.sleep(30)  # far past the time-out: Prefect interrupts it
+        return FlakyOutput(value=params.value)
+
+    try:
+        spec = {
+            "name": "timed-out",
+            "hops": [
+                {
+                    "name": "once",
+                    "steps": [
+                        {
+                            "tool": "test.slow-once",
+                            "parameter_mapping": {"value": {"literal": 4}},
+                            "result_mapping": {"value": {"asset": "four", "role": "output"}},
+                        }
+                    ],
+                }
+            ],
+        }
+        result = run_mission(store(spec))
+    finally:
+        unregister_tool("test.slow-once")
+    assert result.status == MissionStatus.COMPLETED
+    with session_scope() as session:
+        step = session.scalars(sa.select(ToolStep)).one()
+        assert step.attempts == 2 and step.status == ToolExecutionStatus.COMPLETED
+        assert calls == [f"{step.id}:1", f"{step.id}:2"]
