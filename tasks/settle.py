@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from hopflow.models.db import session_scope
 from hopflow.models.enums import MissionStatus
 from hopflow.models.orm import Mission, utcnow
 from prefect import get_client
+from prefect.client.schemas.objects import State
 
 logger = logging.getLogger("hopflow.settle")
 
@@ -56,6 +58,7 @@ def settle_finished_runs(run_ids: Sequence[str], settle_after: float = 60.0) -> 
             if flow_run.state is None or flow_run.state.is_final():
                 continue
             note = f"set by hopflow sync: hopflow's database says mission {mission_id} is {status}"
+            state: State[Any]
             if status == MissionStatus.COMPLETED:
                 state = Completed(message=note)
             elif status == MissionStatus.CANCELLED:

@@ -59,7 +59,7 @@ def renew_lease(session: Session, mission_id: str, owner: str, *, seconds: float
         .values(lease_expires_at=now + timedelta(seconds=seconds))
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
-    return renewed == 1
+    return bool(renewed == 1)
 
 
 def release_lease(session: Session, mission_id: str, owner: str) -> bool:
@@ -70,7 +70,7 @@ def release_lease(session: Session, mission_id: str, owner: str) -> bool:
         .values(lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
-    return released == 1
+    return bool(released == 1)
 
 
 def read_lease_holder(session: Session, mission_id: str) -> str | None:
