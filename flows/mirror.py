@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
-from hopflow.tasks import mirror
+from hopflow.tasks import mirror, settle
 from prefect import flow, get_client, task
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
@@ -119,6 +119,7 @@ class SyncReport(BaseModel):
     read: int
     runs: int
     crashed: list[str] = []
+    settled: list[str] = []  # open in Prefect, finished in hopflow's database: given that final state
     log_exports: int
     read_seconds: float
     write_seconds: float
@@ -150,6 +151,15 @@ def crash_stale_runs(window: mirror.SyncWindow, run_ids: list[str], stale_after:
     return crashed
 
 
+@task(name="settle-finished-runs")
+def settle_finished_runs(window: mirror.SyncWindow, run_ids: list[str], settle_after: float) -> list[str]:
+    settled = settle.settle_finished_runs(run_ids, settle_after)
+    if settled:
+        snaps = mirror.read_snapshots(settled, window.flow_ids)
+        mirror.mirror_runs(snaps)
+    return settled
+
+
 @task(name="close-sync-window")
 def close_sync_window(window: mirror.SyncWindow, latest: datetime | None) -> datetime | None:
     return mirror.close_sync_window(window, latest)
@@ -167,6 +177,7 @@ def sync_run_logs(
     export_logs: bool = True,
     flow_names: list[str] | None = None,
     page_size: int = mirror.PAGE_LIMIT,
+    settle_after: float = 60.0,
 ) -> SyncReport:
     """Mirror every run of hopflow's flows that changed since the watermark (or `since`) into
     agent_run_logs, in pages of `page_size` (one transaction each, a few in flight), then move the
@@ -174,7 +185,9 @@ def sync_run_logs(
 
     Repairs what hooks missed (a SIGKILLed process, a database that was down, a run cancelled in the
     Prefect UI). With `stale_after`, runs Prefect still shows RUNNING without any heartbeat or state
-    change for that many seconds are marked CRASHED first, as the crash automation would.
+    change for that many seconds are marked CRASHED first, as the crash automation would. Runs
+    Prefect shows open whose mission hopflow's database finished more than `settle_after` seconds
+    ago get the mission's outcome as their final state (tasks/settle.py).
     """
     window = open_sync_window(since, flow_names)
     expected = count_window_runs(window)
@@ -197,6 +210,10 @@ def sync_run_logs(
         seen.update(page.run_ids)
     latest = max((p.latest for p in pages if p.latest is not None), default=None)
     crashed = crash_stale_runs(window, open_ids, stale_after) if stale_after is not None and open_ids else []
+    # Open in Prefect but finished in hopflow's database (the runner lost Prefect's API before it
+    # could report): hopflow's database is the truth, Prefect and the run row are set from it.
+    still_open = [r for r in open_ids if r not in crashed]
+    settled = settle_finished_runs(window, still_open, settle_after) if still_open else []
     watermark = close_sync_window(window, latest)
     return SyncReport(
         since=window.since,
@@ -205,6 +222,7 @@ def sync_run_logs(
         read=sum(p.read for p in pages),
         runs=len(seen),
         crashed=crashed,
+        settled=settled,
         log_exports=sum(p.log_exports for p in pages),
         read_seconds=round(sum(p.read_seconds for p in pages), 3),
         write_seconds=round(sum(p.write_seconds for p in pages), 3),

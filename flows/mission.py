@@ -14,6 +14,7 @@ from hopflow.tasks.artifacts import publisher
 from hopflow.tasks.assets import artifact_key
 from hopflow.tasks.hops import run_hop
 from hopflow.tasks.knowledge.reflections import reflect_after_mission
+from hopflow.tasks.leases import LeaseKeeper
 from hopflow.tasks.missions import MissionResult, MissionStart, NextHop
 from prefect import flow, get_client, task
 from prefect.artifacts import create_table_artifact
@@ -46,23 +47,23 @@ def tag_flow_run(mission_id: str, name: str) -> None:
 
 
 @task(name="prepare-next-hop")
-def prepare_next_hop(mission_id: str) -> NextHop | None:
-    return missions.prepare_next_hop(mission_id, runtime_flow_run.id)
+def prepare_next_hop(mission_id: str, owner: str | None = None) -> NextHop | None:
+    return missions.prepare_next_hop(mission_id, runtime_flow_run.id, owner)
 
 
 @task(name="complete-mission")
-def complete_mission(mission_id: str) -> MissionResult:
-    result = missions.complete_mission(mission_id)
+def complete_mission(mission_id: str, owner: str | None = None) -> MissionResult:
+    result = missions.complete_mission(mission_id, owner)
     publish_asset_table(mission_id)
     reflect_after_mission(mission_id)
     return result
 
 
 @task(name="fail-mission")
-def fail_mission(mission_id: str, error: str) -> None:
-    missions.fail_mission(mission_id, error)
-    publish_asset_table(mission_id)
-    reflect_after_mission(mission_id)
+def fail_mission(mission_id: str, error: str, owner: str | None = None) -> None:
+    if missions.fail_mission(mission_id, error, owner):
+        publish_asset_table(mission_id)
+        reflect_after_mission(mission_id)
 
 
 def publish_asset_table(mission_id: str) -> None:
@@ -88,22 +89,30 @@ def _on_cancellation(flow: Any, flow_run: Any, state: Any) -> None:
     **mirror_hooks(on_cancellation=[_on_cancellation]),
 )
 def mission_flow(mission_id: str) -> MissionResult:
-    """Run (or resume) a stored mission: build the next hop, execute it, until a final hop is done."""
+    """Run (or resume) a stored mission: build the next hop, execute it, until a final hop is done.
+
+    One runner at a time: if another live flow run holds the mission's lease, this one returns at
+    once without touching it, its result naming the holder (`held_by`).
+    """
     start = start_mission(mission_id)
     if start.already_finished:
-        return _result(mission_id)
-    try:
-        while True:
-            hop = prepare_next_hop(mission_id)
-            if hop is None:
-                break
-            outcome = run_hop.with_options(task_run_name=hop.run_name)(hop.hop_id)
-            if outcome.is_final:
-                break
-        return complete_mission(mission_id)
-    except Exception as exc:
-        fail_mission(mission_id, f"{type(exc).__name__}: {exc}")
-        raise
+        return _result(mission_id).model_copy(update={"already_finished": True})
+    if start.held_by is not None:
+        print(f"mission {start.name} ({mission_id}) is being run by flow run {start.held_by}; not running it")
+        return _result(mission_id).model_copy(update={"held_by": start.held_by})
+    with LeaseKeeper(mission_id, start.owner):
+        try:
+            while True:
+                hop = prepare_next_hop(mission_id, start.owner)
+                if hop is None:
+                    break
+                outcome = run_hop.with_options(task_run_name=hop.run_name)(hop.hop_id)
+                if outcome.is_final:
+                    break
+            return complete_mission(mission_id, start.owner)
+        except Exception as exc:
+            fail_mission(mission_id, f"{type(exc).__name__}: {exc}", start.owner)
+            raise
 
 
 def _result(mission_id: str) -> MissionResult:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 _factories: dict[str, sessionmaker[Session]] = {}
+# The (device, inode) of each SQLite file when first opened: a unit of work on a file that was
+# deleted or replaced since would write into a ghost (the open connection keeps the old inode).
+_sqlite_files: weakref.WeakKeyDictionary[Engine, tuple[int, int]] = weakref.WeakKeyDictionary()
+
+
+class DatabaseUnavailable(RuntimeError):
+    """hopflow's database is gone or unreachable; the message names it and says what happened."""
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -77,18 +87,94 @@ def get_session_factory(url: str | None = None) -> sessionmaker[Session]:
     return _factories[key]
 
 
+def _sqlite_path(engine: Engine) -> str | None:
+    database = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return os.path.abspath(database)
+
+
+def check_database_file(engine: Engine) -> None:
+    """Refuse a unit of work on a SQLite file that was deleted or replaced since it was first opened."""
+    path = _sqlite_path(engine)
+    if path is None:
+        return
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if engine in _sqlite_files:
+            raise DatabaseUnavailable(
+                f"hopflow's SQLite database {path} was deleted while in use; nothing more is written to it"
+            ) from None
+        return  # not created yet: the first connection creates it
+    identity = (st.st_dev, st.st_ino)
+    known = _sqlite_files.setdefault(engine, identity)
+    if known != identity:
+        raise DatabaseUnavailable(
+            f"hopflow's SQLite database {path} was replaced by another file while in use; "
+            "nothing more is written to either"
+        )
+
+
+def describe_database(engine: Engine) -> str:
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        return f"SQLite database {_sqlite_path(engine) or url.database}"
+    return f"PostgreSQL database {url.database!r} on {url.host or 'localhost'}:{url.port or 5432}"
+
+
+def _unavailable(engine: Engine, exc: sa.exc.DBAPIError) -> DatabaseUnavailable | None:
+    """An error that means the database itself is gone or unreachable, as one clear error; else None."""
+    if not isinstance(exc, sa.exc.OperationalError) and not exc.connection_invalidated:
+        return None
+    text = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    lowered = text.lower()
+    signs = (
+        "does not exist",
+        "terminating connection",
+        "connection refused",
+        "server closed the connection",
+        "connection is closed",
+        "could not connect",
+        "unable to open database",
+        "disk i/o error",
+    )
+    if not exc.connection_invalidated and not any(sign in lowered for sign in signs):
+        return None
+    return DatabaseUnavailable(f"hopflow's {describe_database(engine)} is unavailable: {text}")
+
+
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
-    """One unit of work: commit if the block succeeds, roll back if it raises, always close."""
-    session = get_session_factory(url)()
+    """One unit of work: commit if the block succeeds, roll back if it raises, always close.
+
+    A database that is gone (a SQLite file deleted or replaced, a PostgreSQL database dropped or
+    unreachable) raises one DatabaseUnavailable naming it, not the driver's traceback.
+    """
+    factory = get_session_factory(url)
+    engine = factory.kw["bind"]
+    check_database_file(engine)
+    session = factory()
     try:
         yield session
         session.commit()
+    except sa.exc.DBAPIError as exc:
+        _rollback_quietly(session)
+        gone = _unavailable(engine, exc)
+        if gone is None:
+            raise
+        raise gone from None
     except BaseException:
-        session.rollback()
+        _rollback_quietly(session)
         raise
     finally:
         session.close()
+
+
+def _rollback_quietly(session: Session) -> None:
+    # The connection may have died with the database; closing the session discards it.
+    with contextlib.suppress(sa.exc.DBAPIError):
+        session.rollback()
 
 
 def dispose_engines() -> None:
@@ -98,3 +184,4 @@ def dispose_engines() -> None:
             engine.dispose()
         _engines.clear()
         _factories.clear()
+        _sqlite_files.clear()

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     # When set, `hopflow serve` prunes what finished missions and runs left older than this, daily.
     retention_days: int | None = Field(default=None, ge=1)
 
+    # A mission's runner holds a lease this long and renews it every third of it; a runner that
+    # died (SIGKILL) is taken over once its lease has expired.
+    mission_lease_seconds: float = Field(default=60.0, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

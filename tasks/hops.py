@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import sqlalchemy as sa
 from hopflow.models.access.status import advance_to
 from hopflow.models.db import session_scope
 from hopflow.models.enums import HopStatus, MissionStatus
 from hopflow.models.orm import Hop, Mission, ToolStep, utcnow
-from hopflow.tasks.missions import step_run_name
+from hopflow.tasks.missions import hold_lease, step_run_name
 from hopflow.tasks.steps import StepOutcome, run_tool_step
 from prefect import task
+from prefect.runtime import flow_run as runtime_flow_run
 from prefect.runtime import task_run as runtime_task_run
 from pydantic import BaseModel
 
@@ -29,12 +33,13 @@ class HopOutcome(BaseModel):
     steps: list[StepOutcome] = []
 
 
-def begin_hop(hop_id: str, task_run_id: str | None) -> tuple[bool, list[StepPlan]]:
+def begin_hop(hop_id: str, task_run_id: str | None, owner: str | None = None) -> tuple[bool, list[StepPlan]]:
     """executing_hop / executing; returns (already completed, the steps to run)."""
     with session_scope() as session:
         hop = session.get(Hop, hop_id)
         if hop is None:
             raise LookupError(f"no hop with id {hop_id!r}")
+        hold_lease(session, hop.mission_id, owner)
         mission = session.get(Mission, hop.mission_id)
         assert mission is not None
         if hop.status == HopStatus.COMPLETED:
@@ -64,11 +69,12 @@ def begin_hop(hop_id: str, task_run_id: str | None) -> tuple[bool, list[StepPlan
         return False, plans
 
 
-def finish_hop(hop_id: str, error: str | None) -> bool:
+def finish_hop(hop_id: str, error: str | None, owner: str | None = None) -> bool:
     """completed (mission back to ready_for_next_hop unless final) or failed; returns is_final."""
     with session_scope() as session:
         hop = session.get(Hop, hop_id)
         assert hop is not None
+        hold_lease(session, hop.mission_id, owner)
         mission = session.get(Mission, hop.mission_id)
         assert mission is not None
         hop.completed_at = utcnow()
@@ -82,13 +88,22 @@ def finish_hop(hop_id: str, error: str | None) -> bool:
         return hop.is_final
 
 
+@functools.lru_cache(maxsize=64)
+def step_task_for(retries: int, retry_delay_seconds: float, timeout_seconds: float | None) -> Any:
+    """The step task for one retry/timeout policy, built once: building a Prefect Task reads its
+    function's source (inspect.getsource), which cost milliseconds per step when done for each."""
+    return run_tool_step.with_options(
+        retries=retries, retry_delay_seconds=retry_delay_seconds, timeout_seconds=timeout_seconds
+    )
+
+
 @task(name="hop")
 def run_hop(hop_id: str) -> HopOutcome:
     try:
-        task_run_id = runtime_task_run.id
+        task_run_id, owner = runtime_task_run.id, runtime_flow_run.id
     except Exception:
-        task_run_id = None
-    done, plans = begin_hop(hop_id, task_run_id)
+        task_run_id = owner = None
+    done, plans = begin_hop(hop_id, task_run_id, owner)
     if done:
         with session_scope() as session:
             hop = session.get(Hop, hop_id)
@@ -96,16 +111,11 @@ def run_hop(hop_id: str) -> HopOutcome:
             return HopOutcome(hop_id=hop_id, status="skipped", is_final=hop.is_final)
     outcomes: list[StepOutcome] = []
     for plan in plans:
-        step_task = run_tool_step.with_options(
-            task_run_name=plan.run_name,
-            retries=plan.retries,
-            retry_delay_seconds=plan.retry_delay_seconds,
-            timeout_seconds=plan.timeout_seconds,
-        )
+        step_task = step_task_for(plan.retries, plan.retry_delay_seconds, plan.timeout_seconds)
         try:
-            outcomes.append(step_task(plan.step_id))
+            outcomes.append(step_task(plan.step_id, run_name=plan.run_name))
         except Exception as exc:
-            finish_hop(hop_id, f"step {plan.run_name} failed: {type(exc).__name__}: {exc}")
+            finish_hop(hop_id, f"step {plan.run_name} failed: {type(exc).__name__}: {exc}", owner)
             raise
-    is_final = finish_hop(hop_id, None)
+    is_final = finish_hop(hop_id, None, owner)
     return HopOutcome(hop_id=hop_id, status="completed", is_final=is_final, steps=outcomes)

@@ -4,6 +4,8 @@ the units of work mission_flow runs between hops: start or resume, build the nex
 from __future__ import annotations
 
 import json
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 import yaml
 from hopflow.models.access.assets import create_asset, read_mission_state
+from hopflow.models.access.leases import acquire_lease, release_lease, require_lease
 from hopflow.models.access.status import advance_to, record_event
 from hopflow.models.db import session_scope
 from hopflow.models.enums import (
@@ -22,15 +25,19 @@ from hopflow.models.enums import (
     ToolExecutionStatus,
 )
 from hopflow.models.orm import Asset, Hop, Mission, ToolStep, utcnow
+from hopflow.models.orm.base import new_id
 from hopflow.models.schemas.specs import AssetRef, HopSpec, InputAssetSpec, MissionSpec
 from hopflow.models.settings import Settings, get_settings
 from hopflow.tasks.assets import asset_table_rows, store_value
 from hopflow.tasks.knowledge.thoughts import record_planner_thought
+from hopflow.tasks.llm import LLMCallRecord
 from hopflow.tasks.specs import AssetCatalog, SpecError, SpecIssue, check_hop, check_mission_spec
 from hopflow.tasks.tools import ToolContext, get_tool
 from hopflow.tasks.tools.registry import asset_type_of
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
+
+logger = logging.getLogger("hopflow.missions")
 
 
 class MissionNotFound(LookupError):
@@ -44,6 +51,8 @@ class MissionStart(BaseModel):
     status: MissionStatus
     resumed: bool
     already_finished: bool
+    owner: str = ""  # the runner's lease id (its flow run id)
+    held_by: str | None = None  # another live runner holds the mission: this one must not run it
 
 
 class NextHop(BaseModel):
@@ -63,6 +72,10 @@ class MissionResult(BaseModel):
     step_count: int
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Why a runner did nothing: another live runner (this flow run) holds the mission, or it had
+    # already finished before this runner started.
+    held_by: str | None = None
+    already_finished: bool = False
 
 
 # --- storing a spec ------------------------------------------------------------------------------
@@ -250,19 +263,45 @@ def read_mission_name(mission_id: str) -> str:
         return _mission(session, mission_id).name
 
 
-def start_mission(mission_id: str, flow_run_id: str | None) -> MissionStart:
-    """Start, or resume a failed or crashed mission: it goes (back) to ready_for_next_hop."""
+def start_mission(mission_id: str, flow_run_id: str | None, owner: str | None = None) -> MissionStart:
+    """Take the mission's lease, then start it or resume a failed or crashed one (ready_for_next_hop).
+
+    Another live runner's lease is not broken: the result names its holder (`held_by`) and nothing
+    is written. A lease taken over from a runner that died puts the step it left executing back to
+    ready_to_execute, so it runs again (and only it).
+    """
+    owner = owner or flow_run_id or new_id()
+    settings = get_settings()
     with session_scope() as session:
-        mission = _mission(session, mission_id)
+        holder = acquire_lease(
+            session, mission_id, owner, seconds=settings.mission_lease_seconds, now=utcnow()
+        )
+        mission = session.get(Mission, mission_id, populate_existing=True)
+        if mission is None:
+            raise MissionNotFound(mission_id)
         if mission.status in (MissionStatus.COMPLETED, MissionStatus.CANCELLED):
+            if holder is None:
+                release_lease(session, mission_id, owner)
             return MissionStart(
                 mission_id=mission.id,
                 name=mission.name,
                 status=mission.status,
                 resumed=False,
                 already_finished=True,
+                owner=owner,
+            )
+        if holder is not None:
+            return MissionStart(
+                mission_id=mission.id,
+                name=mission.name,
+                status=mission.status,
+                resumed=False,
+                already_finished=False,
+                owner=owner,
+                held_by=holder,
             )
         resumed = mission.status != MissionStatus.PROPOSED
+        _requeue_steps_in_flight(session, mission)
         advance_to(
             session, mission, MissionStatus.READY_FOR_NEXT_HOP, reason="resume" if resumed else "start"
         )
@@ -275,37 +314,106 @@ def start_mission(mission_id: str, flow_run_id: str | None) -> MissionStart:
             status=mission.status,
             resumed=resumed,
             already_finished=False,
+            owner=owner,
         )
 
 
-def prepare_next_hop(mission_id: str, flow_run_id: str | None = None) -> NextHop | None:
-    """building_hop: the first unfinished hop, or a new one from the planner; None when all are done."""
+def _requeue_steps_in_flight(session: Session, mission: Mission) -> None:
+    """Steps left executing by a runner whose lease this one took over: back to ready_to_execute."""
+    in_flight = session.scalars(
+        sa.select(ToolStep)
+        .join(Hop, Hop.id == ToolStep.hop_id)
+        .where(Hop.mission_id == mission.id, ToolStep.status == ToolExecutionStatus.EXECUTING)
+    )
+    for step in in_flight:
+        reason = "its runner stopped mid-step (lease taken over)"
+        advance_to(session, step, ToolExecutionStatus.READY_TO_EXECUTE, reason=reason)
+        for target in (step.result_mapping or {}).values():
+            asset = session.get(Asset, target["asset_id"])
+            if asset is not None and asset.status == AssetStatus.IN_PROGRESS:
+                advance_to(session, asset, AssetStatus.PENDING, reason=reason)
+
+
+def hold_lease(session: Session, mission_id: str, owner: str | None) -> None:
+    """Fence a unit of work of a runner: renew its lease or raise LeaseLost (no owner: no fence)."""
+    if owner is not None:
+        require_lease(session, mission_id, owner, seconds=get_settings().mission_lease_seconds, now=utcnow())
+
+
+class _PlanRequest(BaseModel):
+    tool_id: str
+    params: dict[str, Any]
+    hop_count: int
+
+
+def prepare_next_hop(
+    mission_id: str, flow_run_id: str | None = None, owner: str | None = None
+) -> NextHop | None:
+    """building_hop: the first unfinished hop, or a new one from the planner; None when all are done.
+
+    A planner runs between two units of work, never inside one (it may call a model over HTTP);
+    its retries apply and its LLM calls are saved as llm_calls rows of the mission.
+    """
+    from hopflow.tasks.steps import record_llm_calls  # imports prefect: only on a runner's path
+
     with session_scope() as session:
+        hold_lease(session, mission_id, owner)
         mission = _mission(session, mission_id)
         advance_to(session, mission, MissionStatus.BUILDING_HOP)
-        hops = list(
-            session.scalars(sa.select(Hop).where(Hop.mission_id == mission.id).order_by(Hop.sequence_order))
-        )
+        hops = _hops(session, mission.id)
         hop = next((h for h in hops if h.status != HopStatus.COMPLETED), None)
+        request = None
         if hop is None and not any(h.is_final for h in hops):
-            hop = _plan_hop(session, mission, hops, flow_run_id)
-        if hop is None:
-            advance_to(session, mission, MissionStatus.READY_FOR_NEXT_HOP, reason="no hop left")
-            return None
-        if hop.status in (HopStatus.PROPOSED, HopStatus.READY_TO_RESOLVE):
-            advance_to(session, hop, HopStatus.READY_TO_RESOLVE)
-            _resolve_hop(session, hop)
-            advance_to(session, hop, HopStatus.READY_TO_EXECUTE)
-            hop.is_resolved = True
-        mission.current_hop_id = hop.id
-        advance_to(session, mission, MissionStatus.HOP_READY_TO_EXECUTE)
-        return NextHop(
-            hop_id=hop.id,
-            sequence_order=hop.sequence_order,
-            name=hop.name,
-            run_name=hop_run_name(hop),
-            is_final=hop.is_final,
+            request = _plan_request(session, mission, hops)
+        if request is None:
+            return _ready_hop(session, mission, hop)
+    output, calls, reason = _run_planner(request, mission_id, flow_run_id)
+    with session_scope() as session:
+        hold_lease(session, mission_id, owner)
+        mission = _mission(session, mission_id)
+        record_llm_calls(
+            session,
+            calls,
+            get_settings(),
+            flow_run_id=flow_run_id,
+            mission_id=mission.id,
+            tool_step_id=None,
+            agent_configuration_id=mission.agent_configuration_id,
         )
+        record_planner_thought(session, mission, request.tool_id, reason)
+        hops = _hops(session, mission.id)
+        if len(hops) != request.hop_count:
+            raise RuntimeError(f"mission {mission.name!r}: its hops changed while the planner ran")
+        hop = (
+            _add_planned_hop(session, mission, hops, request.tool_id, output) if output is not None else None
+        )
+        return _ready_hop(session, mission, hop)
+
+
+def _hops(session: Session, mission_id: str) -> list[Hop]:
+    return list(
+        session.scalars(sa.select(Hop).where(Hop.mission_id == mission_id).order_by(Hop.sequence_order))
+    )
+
+
+def _ready_hop(session: Session, mission: Mission, hop: Hop | None) -> NextHop | None:
+    if hop is None:
+        advance_to(session, mission, MissionStatus.READY_FOR_NEXT_HOP, reason="no hop left")
+        return None
+    if hop.status in (HopStatus.PROPOSED, HopStatus.READY_TO_RESOLVE):
+        advance_to(session, hop, HopStatus.READY_TO_RESOLVE)
+        _resolve_hop(session, hop)
+        advance_to(session, hop, HopStatus.READY_TO_EXECUTE)
+        hop.is_resolved = True
+    mission.current_hop_id = hop.id
+    advance_to(session, mission, MissionStatus.HOP_READY_TO_EXECUTE)
+    return NextHop(
+        hop_id=hop.id,
+        sequence_order=hop.sequence_order,
+        name=hop.name,
+        run_name=hop_run_name(hop),
+        is_final=hop.is_final,
+    )
 
 
 def _resolve_hop(session: Session, hop: Hop) -> None:
@@ -315,7 +423,7 @@ def _resolve_hop(session: Session, hop: Hop) -> None:
             advance_to(session, step, ToolExecutionStatus.READY_TO_CONFIGURE)
 
 
-def _plan_hop(session: Session, mission: Mission, hops: list[Hop], flow_run_id: str | None) -> Hop | None:
+def _plan_request(session: Session, mission: Mission, hops: list[Hop]) -> _PlanRequest | None:
     planner = (mission.mission_metadata or {}).get("planner")
     if not planner:
         return None
@@ -325,25 +433,59 @@ def _plan_hop(session: Session, mission: Mission, hops: list[Hop], flow_run_id: 
             f"max_hops={planner.get('max_hops')} "
             "without proposing a final hop"
         )
-    tool = get_tool(planner["tool"])
     state = mission_state_for_planner(session, mission, hops)
     params = {k: v["literal"] for k, v in planner.get("parameter_mapping", {}).items()}
-    ctx = ToolContext.from_settings(mission_id=mission.id, flow_run_id=flow_run_id)
-    output = tool.run({**params, "state": state}, ctx)
-    record_planner_thought(session, mission, tool.id, str(getattr(output, "reason", "") or ""))
-    proposed = output.hop
-    if proposed is None:
-        return None
+    return _PlanRequest(tool_id=planner["tool"], params={**params, "state": state}, hop_count=len(hops))
+
+
+def _run_planner(
+    request: _PlanRequest, mission_id: str, flow_run_id: str | None
+) -> tuple[dict[str, Any] | None, list[LLMCallRecord], str]:
+    """Call the planner with no transaction open, with its retries: (proposed hop, LLM calls, reason).
+
+    The LLM calls of a planner that fails for good are saved before its error is raised.
+    """
+    tool = get_tool(request.tool_id)
+    ctx = ToolContext.from_settings(mission_id=mission_id, flow_run_id=flow_run_id)
+    for attempt in range(1, tool.retries + 2):
+        ctx.idempotency_key = f"planner:{mission_id}:{request.hop_count + 1}:{attempt}"
+        try:
+            output = tool.run(request.params, ctx)
+        except Exception as exc:
+            if attempt > tool.retries:
+                from hopflow.tasks.steps import record_llm_calls
+
+                with session_scope() as session:
+                    record_llm_calls(
+                        session,
+                        ctx.llm_calls,
+                        get_settings(),
+                        flow_run_id=flow_run_id,
+                        mission_id=mission_id,
+                        tool_step_id=None,
+                    )
+                raise
+            logger.warning("planner %s attempt %s failed (%s); retrying", tool.id, attempt, exc)
+            time.sleep(tool.retry_delay_seconds)
+            continue
+        reason = str(getattr(output, "reason", "") or "")
+        return output.hop, ctx.llm_calls, reason  # type: ignore[attr-defined]
+    raise AssertionError("unreachable")
+
+
+def _add_planned_hop(
+    session: Session, mission: Mission, hops: list[Hop], tool_id: str, proposed: dict[str, Any]
+) -> Hop:
     try:
         hop_spec = HopSpec.model_validate(proposed)
     except Exception as exc:
         raise SpecError(
-            [SpecIssue(("planner", "hop"), f"planner {tool.id!r} proposed an invalid hop: {exc}")]
+            [SpecIssue(("planner", "hop"), f"planner {tool_id!r} proposed an invalid hop: {exc}")]
         ) from exc
     catalog = AssetCatalog(mission={a.name: a.type for a in read_mission_state(session, mission.id).values()})
     issues = check_hop(hop_spec, ("planner", "hop"), catalog)
     if issues:
-        raise SpecError(issues, f"planner {tool.id!r}")
+        raise SpecError(issues, f"planner {tool_id!r}")
     order = (hops[-1].sequence_order if hops else 0) + 1
     hop = add_hop(session, mission, hop_spec, order, is_final=hop_spec.is_final)
     record_event(
@@ -351,7 +493,7 @@ def _plan_hop(session: Session, mission: Mission, hops: list[Hop], flow_run_id: 
         action="hop_planned",
         subject_type="hops",
         subject_id=hop.id,
-        after={"planner": tool.id, "name": hop.name, "sequence_order": order},
+        after={"planner": tool_id, "name": hop.name, "sequence_order": order},
     )
     session.flush()
     session.refresh(hop)
@@ -380,12 +522,15 @@ def mission_state_for_planner(session: Session, mission: Mission, hops: list[Hop
     }
 
 
-def complete_mission(mission_id: str) -> MissionResult:
+def complete_mission(mission_id: str, owner: str | None = None) -> MissionResult:
     with session_scope() as session:
+        hold_lease(session, mission_id, owner)
         mission = _mission(session, mission_id)
         if mission.status != MissionStatus.COMPLETED:
             advance_to(session, mission, MissionStatus.COMPLETED)
             mission.completed_at = utcnow()
+        if owner is not None:
+            release_lease(session, mission_id, owner)
         return mission_result(session, mission)
 
 
@@ -414,14 +559,18 @@ def mission_result(session: Session, mission: Mission) -> MissionResult:
     )
 
 
-def fail_mission(mission_id: str, error: str) -> None:
+def fail_mission(mission_id: str, error: str, owner: str | None = None) -> bool:
+    """Mark the mission failed and give its lease up; a runner that lost the lease changes nothing."""
     with session_scope() as session:
+        if owner is not None and not release_lease(session, mission_id, owner):
+            return False
         mission = _mission(session, mission_id)
         if mission.status in (MissionStatus.FAILED, MissionStatus.COMPLETED, MissionStatus.CANCELLED):
-            return
+            return False
         advance_to(session, mission, MissionStatus.FAILED, reason=error[:500])
         mission.error_message = error
         mission.completed_at = utcnow()
+        return True
 
 
 def cancel_mission(mission_id: str, reason: str = "cancelled") -> None:
@@ -441,6 +590,7 @@ def cancel_mission(mission_id: str, reason: str = "cancelled") -> None:
         if mission.status not in (MissionStatus.COMPLETED, MissionStatus.FAILED, MissionStatus.CANCELLED):
             advance_to(session, mission, MissionStatus.CANCELLED, reason=reason)
             mission.completed_at = utcnow()
+        mission.lease_owner = mission.lease_expires_at = None
 
 
 def read_mission_result(mission_id: str) -> MissionResult:

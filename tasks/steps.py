@@ -9,8 +9,10 @@ import json
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from hopflow.models.access.containers import read_allowlist
-from hopflow.models.access.status import advance_to, record_event
+from hopflow.models.access.leases import require_lease
+from hopflow.models.access.status import advance_to, compare_and_set, record_event
 from hopflow.models.db import session_scope
 from hopflow.models.enums import AssetStatus, FaultSeverity, ToolExecutionStatus
 from hopflow.models.orm import AgentConfiguration, Asset, Fault, Hop, LLMCall, Mission, ToolStep, utcnow
@@ -42,14 +44,20 @@ class ToolStepError(RuntimeError):
     """A tool failed; the message is scrubbed of the step's resolved secrets."""
 
 
+class StepNotClaimed(RuntimeError):
+    """Another runner claimed (or took over) this step: this one must not run or finish it."""
+
+
 class _Begun(BaseModel):
     skip: bool
     tool_id: str = ""
     mission_id: str = ""
+    attempt: int = 0
     params: dict[str, Any] = {}
     # Set when the mission belongs to an agent's run: its name and allowlist entries (tool, container).
     agent: str | None = None
     allowlist: list[tuple[str, str | None]] = []
+    outputs: dict[str, str] = {}  # output field -> asset id
 
 
 def _current_ids() -> tuple[str | None, str | None]:
@@ -59,17 +67,36 @@ def _current_ids() -> tuple[str | None, str | None]:
         return None, None
 
 
-def begin_step(step_id: str, task_run_id: str | None = None) -> _Begun:
+def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None = None) -> _Begun:
+    """Claim the step for this attempt, or report it done (completed with its outputs ready).
+
+    The claim is a compare-and-set: ready -> executing only if the step is still in the state (and
+    at the attempt count) read a moment before, and only while `owner` holds the mission's lease.
+    Two runners can therefore never both execute one attempt, and `attempts` loses no increment.
+    """
     with session_scope() as session:
-        step = session.get(ToolStep, step_id)
-        if step is None:
+        row = session.execute(
+            sa.select(ToolStep, Hop.mission_id)
+            .join(Hop, Hop.id == ToolStep.hop_id)
+            .where(ToolStep.id == step_id)
+        ).first()
+        if row is None:
             raise LookupError(f"no tool step with id {step_id!r}")
-        outputs = [session.get(Asset, t["asset_id"]) for t in (step.result_mapping or {}).values()]
-        if step.status == ToolExecutionStatus.COMPLETED and all(
-            a is not None and is_ready(a) for a in outputs
+        step, mission_id = row
+        outputs = {field: t["asset_id"] for field, t in (step.result_mapping or {}).items()}
+        assets = _assets(session, list(outputs.values()))
+        if (
+            step.status == ToolExecutionStatus.COMPLETED
+            and all(a is not None and is_ready(a) for a in assets.values())
+            and len(assets) == len(outputs)
         ):
             return _Begun(skip=True, tool_id=step.tool_id)
-        if step.status == ToolExecutionStatus.COMPLETED:
+        if owner is not None:
+            require_lease(
+                session, mission_id, owner, seconds=get_settings().mission_lease_seconds, now=utcnow()
+            )
+        observed, attempts = step.status, step.attempts
+        if observed == ToolExecutionStatus.COMPLETED:
             # completed but an output went missing (e.g. its offloaded file): redo it, on record.
             record_event(
                 session,
@@ -78,27 +105,67 @@ def begin_step(step_id: str, task_run_id: str | None = None) -> _Begun:
                 subject_id=step.id,
                 description="completed step rerun: an output asset is not ready",
             )
-            step.status = ToolExecutionStatus.READY_TO_EXECUTE
-        if step.status != ToolExecutionStatus.EXECUTING:
-            advance_to(session, step, ToolExecutionStatus.EXECUTING)
-        step.started_at = utcnow()
-        step.attempts += 1
-        step.task_run_id = task_run_id
-        step.error_message = None
-        for asset in outputs:
-            if asset is not None and asset.status != AssetStatus.IN_PROGRESS:
+            observed = ToolExecutionStatus.READY_TO_EXECUTE
+            session.execute(
+                sa.update(ToolStep)
+                .where(ToolStep.id == step.id, ToolStep.status == ToolExecutionStatus.COMPLETED)
+                .values(status=observed)
+                .execution_options(synchronize_session=False)
+            )
+        # Our own task run's previous attempt, ended where it could not requeue the step (a
+        # time-out): Prefect is retrying it, and this runner holds the lease.
+        own_retry = bool(task_run_id) and step.task_run_id == task_run_id
+        own_retry = own_retry and observed == ToolExecutionStatus.EXECUTING
+        if own_retry and compare_and_set(
+            session,
+            ToolStep,
+            step.id,
+            ToolExecutionStatus.EXECUTING,
+            ToolExecutionStatus.READY_TO_EXECUTE,
+            where=(ToolStep.attempts == attempts, ToolStep.task_run_id == task_run_id),
+            reason=f"attempt {attempts} of task run {task_run_id} ended without finishing; retried",
+        ):
+            observed = ToolExecutionStatus.READY_TO_EXECUTE
+        if observed == ToolExecutionStatus.EXECUTING:
+            raise StepNotClaimed(
+                f"step {step_id} is already executing (attempt {attempts}) in another runner"
+            )
+        claimed = compare_and_set(
+            session,
+            ToolStep,
+            step.id,
+            observed,
+            ToolExecutionStatus.EXECUTING,
+            where=(ToolStep.attempts == attempts,),
+            values={
+                "attempts": ToolStep.attempts + 1,
+                "started_at": utcnow(),
+                "task_run_id": task_run_id,
+                "error_message": None,
+            },
+        )
+        if not claimed:
+            raise StepNotClaimed(f"step {step_id} was claimed by another runner")
+        for asset in assets.values():
+            if asset.status != AssetStatus.IN_PROGRESS:
                 advance_to(session, asset, AssetStatus.IN_PROGRESS)
-        hop = session.get(Hop, step.hop_id)
-        assert hop is not None
-        agent, entries = _agent_allowlist(session, hop.mission_id)
+        agent, entries = _agent_allowlist(session, mission_id)
         return _Begun(
             skip=False,
             tool_id=step.tool_id,
-            mission_id=hop.mission_id,
+            mission_id=mission_id,
+            attempt=attempts + 1,
             params=dict(step.parameter_mapping or {}),
             agent=agent,
             allowlist=entries,
+            outputs=outputs,
         )
+
+
+def _assets(session: Session, ids: list[str]) -> dict[str, Asset]:
+    if not ids:
+        return {}
+    return {a.id: a for a in session.scalars(sa.select(Asset).where(Asset.id.in_(ids)))}
 
 
 def _agent_allowlist(session: Session, mission_id: str) -> tuple[str | None, list[tuple[str, str | None]]]:
@@ -129,37 +196,62 @@ def load_parameters(mapping: dict[str, Any]) -> dict[str, Any]:
 
 
 def complete_step(
-    step_id: str, output: BaseModel, llm_calls: list[LLMCallRecord], flow_run_id: str | None
+    step_id: str,
+    output: BaseModel,
+    llm_calls: list[LLMCallRecord],
+    flow_run_id: str | None,
+    begun: _Begun | None = None,
 ) -> StepOutcome:
     settings = get_settings()
     written: list[Asset] = []
     with session_scope() as session:
-        step = session.get(ToolStep, step_id)
-        assert step is not None
-        hop = session.get(Hop, step.hop_id)
-        assert hop is not None
+        if begun is None:  # callers from before claims: read what the claim would have returned
+            step = session.get(ToolStep, step_id)
+            assert step is not None
+            hop = session.get(Hop, step.hop_id)
+            assert hop is not None
+            begun = _Begun(
+                skip=False,
+                tool_id=step.tool_id,
+                mission_id=hop.mission_id,
+                attempt=step.attempts,
+                outputs={f: t["asset_id"] for f, t in (step.result_mapping or {}).items()},
+            )
         summaries: dict[str, str] = {}
-        for out_field, target in (step.result_mapping or {}).items():
-            asset = session.get(Asset, target["asset_id"])
-            assert asset is not None
+        assets = _assets(session, list(begun.outputs.values()))
+        for out_field, asset_id in begun.outputs.items():
+            asset = assets[asset_id]
             store_value(asset, getattr(output, out_field), settings)
-            advance_to(session, asset, AssetStatus.READY)
             summaries[asset.name] = asset.content_summary or ""
             written.append(asset)
-        step.execution_result = {"outputs": summaries}
-        advance_to(session, step, ToolExecutionStatus.COMPLETED)
-        step.completed_at = utcnow()
+        # Only the attempt that claimed the step may finish it: if another runner took it over,
+        # this UPDATE changes nothing and the whole unit of work (assets too) rolls back.
+        finished = compare_and_set(
+            session,
+            ToolStep,
+            step_id,
+            ToolExecutionStatus.EXECUTING,
+            ToolExecutionStatus.COMPLETED,
+            where=(ToolStep.attempts == begun.attempt,),
+            values={"completed_at": utcnow(), "execution_result": {"outputs": summaries}},
+        )
+        if not finished:
+            raise StepNotClaimed(
+                f"step {step_id} attempt {begun.attempt}: another runner took the step over; result dropped"
+            )
+        for asset in written:
+            advance_to(session, asset, AssetStatus.READY)
         prompt, completion = record_llm_calls(
             session,
             llm_calls,
             settings,
             flow_run_id=flow_run_id,
-            mission_id=hop.mission_id,
-            tool_step_id=step.id,
+            mission_id=begun.mission_id,
+            tool_step_id=step_id,
         )
         session.flush()
         markdown = [(a.name, a.scope_id, asset_markdown(a)) for a in written]
-        mission_id = hop.mission_id
+        mission_id = begun.mission_id
     _, task_run_id = _current_ids()
     for name, _scope, body in markdown:
         publisher.submit(
@@ -179,10 +271,27 @@ def complete_step(
     )
 
 
-def fail_step(step_id: str, error: str) -> None:
+def requeue_step(step_id: str, attempt: int, error: str) -> None:
+    """A failed attempt that Prefect will retry: back to ready_to_execute, so the retry can claim it."""
+    with session_scope() as session:
+        compare_and_set(
+            session,
+            ToolStep,
+            step_id,
+            ToolExecutionStatus.EXECUTING,
+            ToolExecutionStatus.READY_TO_EXECUTE,
+            where=(ToolStep.attempts == attempt,),
+            values={"error_message": error},
+            reason=f"attempt {attempt} failed; retried",
+        )
+
+
+def fail_step(step_id: str, error: str, attempt: int | None = None) -> None:
     with session_scope() as session:
         step = session.get(ToolStep, step_id)
         assert step is not None
+        if attempt is not None and (step.status != ToolExecutionStatus.EXECUTING or step.attempts != attempt):
+            return  # another runner took the step over: its outcome is not this attempt's to write
         hop = session.get(Hop, step.hop_id)
         assert hop is not None
         step.error_message = error
@@ -251,11 +360,20 @@ def record_llm_calls(
     return prompt_total, completion_total
 
 
-@task(name="tool-step")
-def run_tool_step(step_id: str) -> StepOutcome:
-    """Run one ToolStep; on its last attempt a failure marks step and assets failed and opens a Fault."""
+def _step_run_name(parameters: dict[str, Any]) -> str:
+    return str(parameters.get("run_name") or "tool-step")
+
+
+# Prefect calls a task_run_name callable with the run's parameters when it takes `parameters`;
+# its protocol type also asks for a classmethod a plain function cannot have.
+@task(name="tool-step", task_run_name=_step_run_name)  # type: ignore[arg-type]
+def run_tool_step(step_id: str, run_name: str | None = None) -> StepOutcome:
+    """Run one ToolStep; on its last attempt a failure marks step and assets failed and opens a Fault.
+
+    `run_name` names the task run (step-<hop>.<step>:<tool>), so one task object serves every step.
+    """
     flow_run_id, task_run_id = _current_ids()
-    begun = begin_step(step_id, task_run_id)
+    begun = begin_step(step_id, task_run_id, owner=flow_run_id)
     if begun.skip:
         return StepOutcome(step_id=step_id, status="skipped")
     tool = get_tool(begun.tool_id)
@@ -263,10 +381,14 @@ def run_tool_step(step_id: str) -> StepOutcome:
     allowlist = Allowlist(begun.agent, tuple(begun.allowlist)) if begun.agent is not None else None
     if allowlist is not None and (refusal := allowlist.tool_refusal(begun.tool_id)):
         # Refused before the tool runs: a fault, the step failed, nothing done; a retry would not help.
-        fail_step(step_id, f"ToolNotAllowed: {refusal}")
+        fail_step(step_id, f"ToolNotAllowed: {refusal}", begun.attempt)
         raise ToolStepError(f"ToolNotAllowed: {refusal}")
     ctx = ToolContext.from_settings(
-        mission_id=begun.mission_id, tool_step_id=step_id, flow_run_id=flow_run_id, allowlist=allowlist
+        mission_id=begun.mission_id,
+        tool_step_id=step_id,
+        flow_run_id=flow_run_id,
+        idempotency_key=f"{step_id}:{begun.attempt}",
+        allowlist=allowlist,
     )
     try:
         params = resolve_env_refs(load_parameters(begun.params), where=f"step {step_id} parameters")
@@ -275,9 +397,10 @@ def run_tool_step(step_id: str) -> StepOutcome:
         error = scrub(f"{type(exc).__name__}: {exc}", secrets)
         attempt = runtime_task_run.run_count if task_run_id else 1
         if attempt > tool.retries or isinstance(exc, ToolNotAllowed):
-            fail_step(step_id, error)
+            fail_step(step_id, error, begun.attempt)
         else:
+            requeue_step(step_id, begun.attempt, error)
             logger.warning("step %s attempt %s failed (%s); Prefect retries it", step_id, attempt, error)
         # `from None`: the original exception's text may carry a resolved secret.
         raise ToolStepError(error) from None
-    return complete_step(step_id, output, ctx.llm_calls, flow_run_id)
+    return complete_step(step_id, output, ctx.llm_calls, flow_run_id, begun)

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import typer
+from hopflow.models.db import DatabaseUnavailable
 from hopflow.models.enums import InvalidTransition
 from hopflow.models.migrations import MigrationError
 from hopflow.models.settings import Settings, SettingsError, get_settings
@@ -21,6 +22,7 @@ F = TypeVar("F", bound=Callable[..., object])
 # Errors whose message already says what and where: shown as one line, exit code 1.
 KNOWN_ERRORS: list[type[BaseException]] = [
     SettingsError,
+    DatabaseUnavailable,
     MigrationError,
     InvalidTransition,
     ValidationError,

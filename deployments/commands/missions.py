@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -11,12 +12,20 @@ from typing import Any
 import hopflow.examples
 import sqlalchemy as sa
 import typer
-from hopflow.deployments.commands.common import clear_errors, console, fail, quiet_prefect_console, settings
+from hopflow.deployments.commands.common import (
+    clear_errors,
+    console,
+    err_console,
+    fail,
+    quiet_prefect_console,
+    settings,
+)
 from hopflow.models.access.assets import read_mission_state
 from hopflow.models.db import session_scope
 from hopflow.models.enums import AssetScopeType
 from hopflow.models.orm import Asset, Hop, Mission, ToolStep
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 missions_app = typer.Typer(help="Stored missions.", no_args_is_help=True)
@@ -119,6 +128,22 @@ def assets_table(mission_id: str, *, summaries: bool = True) -> Table:
     return table
 
 
+def _redraw(live: Live, mission_id: str) -> None:
+    # The progress table is a view: a database that fails mid-run is reported once, by the run itself.
+    with contextlib.suppress(Exception):
+        live.update(progress_table(mission_id))
+
+
+def recorded_status(mission_id: str) -> tuple[str, str | None] | None:
+    """(status, error) as hopflow's database has them, or None when it cannot be read."""
+    try:
+        with session_scope() as session:
+            mission = session.get(Mission, mission_id)
+            return (mission.status.value, mission.error_message) if mission is not None else None
+    except Exception:
+        return None
+
+
 def run_with_progress(mission_id: str, verbose: bool = False) -> Any:
     """Run mission_flow in this process while a thread redraws hop/step progress from the database."""
     from hopflow.flows.mission import run_mission
@@ -139,8 +164,8 @@ def run_with_progress(mission_id: str, verbose: bool = False) -> Any:
         worker.start()
         with Live(progress_table(mission_id), console=console, refresh_per_second=4, transient=False) as live:
             while not done.wait(0.4):
-                live.update(progress_table(mission_id))
-            live.update(progress_table(mission_id))
+                _redraw(live, mission_id)
+            _redraw(live, mission_id)
         worker.join()
     if "error" in outcome:
         raise outcome["error"]
@@ -156,11 +181,26 @@ def run_spec(path: Path, verbose: bool = False) -> str:
     try:
         result = run_with_progress(mission_id, verbose)
     except Exception as exc:
-        console.print(assets_table(mission_id))
+        recorded = recorded_status(mission_id)
+        if recorded is not None and recorded[0] == "completed":
+            # The run's work is done and recorded; only telling Prefect failed (e.g. its API died).
+            console.print(assets_table(mission_id))
+            err_console.print(
+                f"warning: the mission completed (hopflow's database says so) but the flow run could not "
+                f"report it to Prefect: {escape(str(exc))}\n  `hopflow runs sync` sets the flow run's state "
+                "and its run row from hopflow's database once Prefect's API answers again.",
+                highlight=False,
+            )
+            console.print(f"\nmission [bold]{escape(name)}[/] {_styled('completed')}")
+            return
+        said = f"; hopflow's database says it is {recorded[0]}" if recorded is not None else ""
+        with contextlib.suppress(Exception):
+            console.print(assets_table(mission_id))
         raise fail(
-            f"mission {name} ({mission_id}) failed: {exc}\n"
+            f"mission {escape(name)} ({mission_id}) failed: {escape(str(exc))}{said}\n"
             f"  resume it with: hopflow missions resume {mission_id}"
         ) from exc
+    refuse_if_held(result, name, mission_id)
     console.print(
         f"\nmission [bold]{name}[/] {_styled(result.status.value)} in {time.perf_counter() - started:.1f} s "
         f"({result.hop_count} hops, {result.step_count} steps, "
@@ -168,6 +208,17 @@ def run_spec(path: Path, verbose: bool = False) -> str:
     )
     console.print(assets_table(mission_id))
     return mission_id
+
+
+def refuse_if_held(result: Any, name: str, mission_id: str) -> None:
+    """Another runner holds the mission: say which, and that this run did nothing (exit 1)."""
+    if result.held_by is None:
+        return
+    raise fail(
+        f"mission {escape(name)} ({mission_id}) is being run by flow run {result.held_by}; "
+        "this run did nothing. Wait for that run, or resume once it has stopped "
+        "(a dead runner's lease expires after HOPFLOW_MISSION_LEASE_SECONDS)."
+    )
 
 
 VERBOSE = typer.Option(False, "--verbose", "-v", help="Also print Prefect's own log lines.")
@@ -269,6 +320,7 @@ def resume_mission(
         result = run_with_progress(mission_id, verbose)
     except Exception as exc:
         raise fail(f"mission {name} ({mission_id}) failed again: {exc}") from exc
+    refuse_if_held(result, name, mission_id)
     console.print(f"mission [bold]{name}[/] {_styled(result.status.value)}")
     console.print(assets_table(mission_id))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 from hopflow.models.enums import ALLOWED_TRANSITIONS, InvalidTransition, can_transition
 from hopflow.models.orm.audit import Event
 from sqlalchemy.orm import Session
@@ -78,6 +79,75 @@ def record_event(
     )
     session.add(event)
     return event
+
+
+def compare_and_set(
+    session: Session,
+    model: type[Any],
+    subject_id: str,
+    expected: StrEnum,
+    target: StrEnum,
+    *,
+    where: tuple[Any, ...] = (),
+    values: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> bool:
+    """Move one row from `expected` to `target` with a single conditional UPDATE; False if it was not there.
+
+    The row changes only if its status is still `expected` (and every clause of `where` holds), so two
+    writers racing for it cannot both win, on SQLite or PostgreSQL. The walk from `expected` to
+    `target` is checked against the machine (InvalidTransition) and recorded as events, as
+    advance_to does. `values` are set in the same UPDATE (SQL expressions allowed, e.g. a counter).
+    """
+    path = transition_path(expected, target)
+    statement = (
+        sa.update(model)
+        .where(model.id == subject_id, model.status == expected, *where)
+        .values(status=target, **(values or {}))
+        .execution_options(synchronize_session=False)
+    )
+    if session.execute(statement).rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    before = expected
+    for state in path:
+        session.add(
+            Event(
+                action="status_changed",
+                description=reason,
+                subject_type=model.__tablename__,
+                subject_id=subject_id,
+                before={"status": before.value},
+                after={"status": state.value},
+            )
+        )
+        before = state
+    return True
+
+
+def transition_path(current: StrEnum, target: StrEnum) -> list[StrEnum]:
+    """The states advance_to would walk through from `current` to `target` (target last)."""
+    if current == target:
+        return []
+    table = ALLOWED_TRANSITIONS[type(target)]
+    previous: dict[StrEnum, StrEnum] = {}
+    frontier = [current]
+    while frontier and target not in previous:
+        nxt = []
+        for state in frontier:
+            for candidate in sorted(table.get(state, frozenset()), key=lambda s: s.value):
+                if candidate in previous or candidate == current:
+                    continue
+                if candidate != target and _is_escape(candidate):
+                    continue
+                previous[candidate] = state
+                nxt.append(candidate)
+        frontier = nxt
+    if target not in previous:
+        raise InvalidTransition(f"{type(target).__name__}", current, target)
+    chain = [target]
+    while chain[-1] != current:
+        chain.append(previous[chain[-1]])
+    return list(reversed(chain[:-1]))
 
 
 def _is_escape(state: StrEnum) -> bool:

@@ -41,6 +41,9 @@ class Mission(Timestamped, Base):
         sa.ForeignKey("agent_configurations.id", ondelete="SET NULL"), index=True
     )
     flow_run_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    # One runner at a time (tasks/leases.py): the flow run holding the mission, and until when.
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(36))
+    lease_expires_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
 

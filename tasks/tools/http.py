@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from hopflow.tasks.tools.registry import tool
+from hopflow.tasks.tools.registry import ToolContext, tool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -30,6 +30,14 @@ class GetInput(BaseModel):
         return value
 
 
+def idempotent_headers(headers: dict[str, str] | None, ctx: ToolContext) -> dict[str, str]:
+    """The step's headers plus `Idempotency-Key: <step id>:<attempt>` (a header the step set wins)."""
+    merged = dict(headers or {})
+    if ctx.idempotency_key and not any(k.lower() == "idempotency-key" for k in merged):
+        merged["Idempotency-Key"] = ctx.idempotency_key
+    return merged
+
+
 class GetOutput(BaseModel):
     status_code: int
     text: str
@@ -37,10 +45,10 @@ class GetOutput(BaseModel):
 
 
 @tool("http.get", retries=2, retry_delay_seconds=1.0)
-def http_get(params: GetInput) -> GetOutput:
+def http_get(params: GetInput, ctx: ToolContext) -> GetOutput:
     """GET a URL and return its status, body text and headers."""
     with httpx.Client(timeout=params.timeout, follow_redirects=True) as client:
-        response = client.get(params.url, headers=params.headers)
+        response = client.get(params.url, headers=idempotent_headers(params.headers, ctx))
     if params.raise_for_status:
         response.raise_for_status()
     return GetOutput(status_code=response.status_code, text=response.text, headers=dict(response.headers))

@@ -86,6 +86,11 @@ class ToolContext:
     flow_run_id: str | None = None
     # The agent whose run this step belongs to, and its allowlist (None outside an agent's run).
     allowlist: Allowlist | None = None
+
+    # `<step id>:<attempt>`: the same for a retry of a request within one attempt, new for each
+    # attempt. Tools that call out send it (http.* as an Idempotency-Key header) so a service can
+    # drop a duplicate.
+    idempotency_key: str | None = None
     llm_calls: list[LLMCallRecord] = field(default_factory=list)
     # repr=False: Settings holds the LLM API key, and contexts end up in logs and tracebacks.
     settings: Settings | None = field(default=None, repr=False)
@@ -100,6 +105,8 @@ class ToolContext:
         tool_step_id: str | None = None,
         flow_run_id: str | None = None,
         allowlist: Allowlist | None = None,
+
+        idempotency_key: str | None = None,
     ) -> ToolContext:
         settings = settings or get_settings()
         return cls(
@@ -109,6 +116,8 @@ class ToolContext:
             tool_step_id=tool_step_id,
             flow_run_id=flow_run_id,
             allowlist=allowlist,
+
+            idempotency_key=idempotency_key,
             settings=settings,
         )
 

@@ -313,7 +313,13 @@ def test_sigkill_mid_step_then_resume_redoes_only_the_step_in_flight(
     }
     spec_path = tmp_path / "killable.yaml"
     spec_path.write_text(yaml.safe_dump(spec))
-    env = {**os.environ, "PREFECT_API_URL": prefect_api, "HOPFLOW_TEST_SLEEP": "120"}
+    # A short lease: the dead runner's mission can be taken over a few seconds after the kill.
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_api,
+        "HOPFLOW_TEST_SLEEP": "120",
+        "HOPFLOW_MISSION_LEASE_SECONDS": "3",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "hopflow.deployments.cli", "run", str(spec_path)],
         cwd=tmp_path,
@@ -347,6 +353,7 @@ def test_sigkill_mid_step_then_resume_redoes_only_the_step_in_flight(
         before = {a.name: (a.id, a.updated_at, a.status) for a in session.scalars(sa.select(Asset))}
     assert before["a"][2] == AssetStatus.READY and before["b"][2] == AssetStatus.READY
     assert before["slept"][2] == AssetStatus.IN_PROGRESS
+    wait_until_lease_expired(mission_id)
 
     os.environ["HOPFLOW_TEST_SLEEP"] = "0"
     try:
@@ -371,3 +378,17 @@ def test_sigkill_mid_step_then_resume_redoes_only_the_step_in_flight(
         assert after["a"] == before["a"] and after["b"] == before["b"]  # completed work not redone
         assert after["slept"][2] == AssetStatus.READY and after["c"][2] == AssetStatus.READY
         assert session.scalar(sa.select(sa.func.count()).select_from(Asset)) == len(before)
+
+
+def wait_until_lease_expired(mission_id: str, deadline_seconds: float = 120) -> None:
+    """The dead runner stopped renewing: wait (on the condition, not a clock) until its lease lapses."""
+    from hopflow.models.orm import utcnow
+
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        with session_scope() as session:
+            expires = session.get(Mission, mission_id).lease_expires_at
+        if expires is None or expires <= utcnow():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the lease of mission {mission_id} never expired")

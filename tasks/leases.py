@@ -1,0 +1,65 @@
+"""The runner side of a mission lease: a thread that renews it while the runner works, and lets go at the end.
+
+A runner that dies (SIGKILL) stops renewing; its lease expires after HOPFLOW_MISSION_LEASE_SECONDS and
+the next runner takes the mission over. Renewals are short units of work of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import TracebackType
+
+from hopflow.models.access.leases import read_lease_holder, release_lease, renew_lease
+from hopflow.models.db import session_scope
+from hopflow.models.orm import utcnow
+from hopflow.models.settings import get_settings
+
+logger = logging.getLogger("hopflow.leases")
+
+
+class LeaseKeeper:
+    """`with LeaseKeeper(mission_id, owner):` renews the lease every third of its duration."""
+
+    def __init__(self, mission_id: str, owner: str, seconds: float | None = None) -> None:
+        self.mission_id = mission_id
+        self.owner = owner
+        self.seconds = seconds or get_settings().mission_lease_seconds
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"hopflow-lease-{mission_id[:8]}", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+        try:
+            with session_scope() as session:
+                release_lease(session, self.mission_id, self.owner)
+        except Exception as error:  # the database may be what failed; the lease then simply expires
+            logger.warning("mission %s: could not release the lease (%s)", self.mission_id, error)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.seconds / 3):
+            try:
+                with session_scope() as session:
+                    held = renew_lease(
+                        session, self.mission_id, self.owner, seconds=self.seconds, now=utcnow()
+                    )
+                    holder = None if held else read_lease_holder(session, self.mission_id)
+            except Exception as error:  # keep trying: a blip must not end the lease early
+                logger.warning("mission %s: lease renewal failed (%s)", self.mission_id, error)
+                continue
+            if held:
+                continue
+            if holder is not None:  # None: the runner let go itself (mission finished or failed)
+                logger.error(
+                    "mission %s: runner %s lost its lease to flow run %s", self.mission_id, self.owner, holder
+                )
+                self.lost.set()
+            return
