@@ -106,15 +106,28 @@ def serve_agents(
     reconcile_seconds: int | None = 60,
     views: list[AgentView] | None = None,
 ) -> None:
-    """Serve every active configuration (and the reconciler) in this process until interrupted."""
+    """Serve every active configuration, living agent (and the reconciler) in this process until
+    interrupted; a Prefect API outage is waited out (deployments/serving.py), not fatal."""
     from hopflow.deployments.living import living_deployments
+    from hopflow.deployments.serving import serve_through_outages
+    from hopflow.models.settings import get_settings
+    from prefect.settings import PREFECT_API_URL
 
     deployments = build_deployments(views)
     deployments += living_deployments()  # think/<agent> of every active living agent
-    deployments += hopflow_support(reconcile_seconds)
-    if not deployments:
+    if not deployments and reconcile_seconds is None:
         raise LookupError("nothing to serve: no active agent configuration (hopflow agents configure ...)")
-    serve(*deployments, limit=limit, query_seconds=poll_seconds, print_starting_message=False)
+
+    def serve_once() -> None:
+        # Inside the retry: registering the reconciler and the crash automation needs the API too.
+        support = hopflow_support(reconcile_seconds)
+        serve(*deployments, *support, limit=limit, query_seconds=poll_seconds, print_starting_message=False)
+
+    serve_through_outages(
+        serve_once,
+        api_url=PREFECT_API_URL.value() or None,
+        backoff_cap=get_settings().serve_retry_max_seconds,
+    )
 
 
 def deploy_agents(

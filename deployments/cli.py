@@ -10,7 +10,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import typer
-from hopflow.deployments.commands import agents, containers, db, knowledge, living, mcp, missions, runs
+from hopflow.deployments.commands import agents, containers, db, knowledge, living, mcp, missions, runs, webhooks
 from hopflow.deployments.commands.common import console, settings
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ living.register(app)  # `hopflow living ...`, `hopflow inbox ...`
 knowledge.register(app)
 containers.register(app, agents.agents_app)
 app.command("mcp")(mcp.mcp)
+app.command("webhook-secret")(webhooks.webhook_secret)
 
 
 @app.command()

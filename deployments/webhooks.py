@@ -1,20 +1,22 @@
-"""The webhook receiver (`hopflow webhooks`): each webhook trigger's method and path, an HMAC-SHA256
-signed JSON body checked against the agent's inputs, then a flow run of its deployment via Prefect."""
+"""The webhook receiver (`hopflow webhooks`): each webhook trigger's method and path, a Standard Webhooks
+signed JSON body checked against the agent's inputs, then one flow run of its deployment via Prefect
+per `webhook-id` (signatures.py verifies, deliveries.py deduplicates)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from hopflow.deployments import signatures
+from hopflow.deployments.deliveries import Delivery, DeliveryBook, RunStarter
 from hopflow.models.enums import TriggerType
 from hopflow.models.settings import Settings, get_settings
 from hopflow.tasks.agents import (
@@ -30,8 +32,6 @@ from starlette.concurrency import run_in_threadpool
 
 logger = logging.getLogger("hopflow.webhooks")
 
-SIGNATURE_HEADER = "X-Hopflow-Signature"
-SIGNATURE_PREFIX = "sha256="
 HEALTH_PATH = "/_hopflow/health"
 # A top-level body field that is not an input: the run's one-off directive text.
 DIRECTIVE_FIELD = "_directive_text"
@@ -39,24 +39,20 @@ DIRECTIVE_FIELD = "_directive_text"
 # (deployment name, parameters) -> flow run id; the real one asks Prefect (arun_deployment).
 RunStarter = Callable[[str, dict[str, Any]], Awaitable[str]]
 
-
-def sign(body: bytes, secret: str) -> str:
-    """The header value a sender puts in X-Hopflow-Signature for `body`."""
-    return SIGNATURE_PREFIX + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+REPLAYED_HEADER = "Hopflow-Replayed"
 
 
-def signature_ok(body: bytes, secret: str, header: str | None) -> bool:
-    if not header or not header.startswith(SIGNATURE_PREFIX):
-        return False
-    # Constant time: how much of a guess matched must not show in the response time.
-    return hmac.compare_digest(sign(body, secret).encode(), header.strip().encode())
-
-
-async def start_deployment_run(deployment: str, parameters: dict[str, Any]) -> str:
+async def start_deployment_run(deployment: str, parameters: dict[str, Any], idempotency_key: str) -> str:
+    """A flow run of `deployment` via Prefect; the same key returns the same run (Prefect dedupes)."""
     from prefect.deployments import arun_deployment
 
     flow_run = await arun_deployment(
-        deployment, parameters=parameters, timeout=0, as_subflow=False, tags=["hopflow", "webhook"]
+        deployment,
+        parameters=parameters,
+        timeout=0,
+        as_subflow=False,
+        tags=["hopflow", "webhook"],
+        idempotency_key=idempotency_key,
     )
     return str(flow_run.id)
 
@@ -127,11 +123,15 @@ def create_webhook_app(
     routes: RouteTable | None = None,
     start_run: RunStarter = start_deployment_run,
     environ: Mapping[str, str] = os.environ,
+    deliveries: DeliveryBook | None = None,
 ) -> FastAPI:
-    """The receiver: POST (PUT, PATCH) {path} -> 202 {"flow_run_id"}; 401 bad or missing signature,
-    404 unknown path, 405 wrong method, 413 body over HOPFLOW_WEBHOOK_MAX_BODY_BYTES, 422 body that is
-    not a JSON object of the agent's inputs, 503 when Prefect has no such deployment."""
+    """The receiver: POST (PUT, PATCH) {path} -> 202 {"flow_run_id"}; 401 missing, stale or bad Standard
+    Webhooks signature, 404 unknown path, 405 wrong method, 409 a copy of this webhook-id is still being
+    started, 413 body over HOPFLOW_WEBHOOK_MAX_BODY_BYTES, 422 body that is not a JSON object of the
+    agent's inputs, 503 when Prefect has no such deployment. A webhook-id seen before on the route
+    gets the first 202 again (with a Hopflow-Replayed: true header) and starts nothing."""
     settings = settings or get_settings()
+    book = deliveries or DeliveryBook(retention=timedelta(seconds=settings.webhook_replay_retention_seconds))
     if routes is None:
         routes = RouteTable()
         routes.load()  # a path claimed twice stops the receiver at start, not at the first call
@@ -164,8 +164,15 @@ def create_webhook_app(
                 route.secret_env,
             )
             return _error(500, "this webhook's secret is not configured on the server")
-        if not signature_ok(body, secret, request.headers.get(SIGNATURE_HEADER)):
-            return _error(401, f"missing or bad {SIGNATURE_HEADER} (sha256=<hex HMAC-SHA256 of the body>)")
+        try:
+            webhook_id = signatures.verify(
+                signatures.parse_secret(secret, name=route.secret_env), body, request.headers
+            )
+        except signatures.SecretError as exc:
+            logger.error("webhook %s %s: %s; refusing every call", route.method, route.path, exc)
+            return _error(500, "this webhook's secret is not a Standard Webhooks secret (whsec_...)")
+        except signatures.SignatureError as exc:
+            return _error(401, str(exc))
         try:
             payload = json.loads(body) if body.strip() else {}
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -189,8 +196,11 @@ def create_webhook_app(
             parameters["directive_text"] = directive_text
         if route.playbook is not None:
             parameters["playbook"] = route.playbook
+        delivery = Delivery(
+            route.method, route.path, webhook_id, route.deployment_name, route.configuration_id
+        )
         try:
-            flow_run_id = await start_run(route.deployment_name, parameters)
+            result = await book.deliver(delivery, parameters, start_run)
         except Exception as exc:
             from prefect.exceptions import ObjectNotFound
 
@@ -200,9 +210,17 @@ def create_webhook_app(
                 )
             logger.exception("webhook %s %s: could not start a run", route.method, route.path)
             return _error(503, f"could not start a run of {route.deployment_name}: {type(exc).__name__}")
+        if result.flow_run_id is None:
+            return _error(
+                409, f"{signatures.ID_HEADER} {webhook_id} is being started by another request; retry",
+                {"Retry-After": "5"},
+            )  # fmt: skip
         return JSONResponse(
-            {"flow_run_id": flow_run_id, "deployment": route.deployment_name}, status_code=202
+            {"flow_run_id": result.flow_run_id, "deployment": route.deployment_name},
+            status_code=202,
+            headers={REPLAYED_HEADER: "true"} if result.replayed else None,
         )
 
     app.state.routes = table
+    app.state.deliveries = book
     return app

@@ -21,6 +21,9 @@ Hook = Callable[[Any, Any, Any], None]
 logger = logging.getLogger("hopflow.mirror")
 
 CRASH_AUTOMATION_NAME = "hopflow: crash flow runs that stopped heartbeating"
+# Every flow hopflow defines: the crash automation touches runs of these only, never another team's
+# flows on a shared Prefect server.
+HOPFLOW_FLOW_NAMES: tuple[str, ...] = (*mirror.MIRRORED_FLOWS, "sync-run-logs", "runs-report")
 
 
 # --- state hooks -------------------------------------------------------------------------------------------
@@ -258,17 +261,25 @@ def crash_automation_within() -> timedelta:
 
 
 def crash_automation() -> Any:
-    """Prefect's zombie-run automation: after a heartbeat, expect another heartbeat or a terminal
-    state within the window, per flow run; otherwise change that run's state to CRASHED."""
+    """Prefect's zombie-run automation for hopflow's flows: after a heartbeat, expect another heartbeat
+    or a terminal state within the window, per flow run; otherwise change that run's state to CRASHED.
+
+    Scoped by the flow's name (the `flow` related resource every flow-run event carries), so runs
+    of other flows on the same Prefect server are never touched."""
     from prefect.client.schemas.objects import StateType
     from prefect.events.actions import ChangeFlowRunState
     from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
     from prefect.events.schemas.events import ResourceSpecification
 
+    within = crash_automation_within()
     return AutomationCore(
         name=CRASH_AUTOMATION_NAME,
-        description="Marks a flow run CRASHED when its heartbeats stop (a SIGKILLed or lost process); "
-        "the sync_run_logs reconciler then mirrors it into agent_run_logs.",
+        description=(
+            f"hopflow's flows only ({', '.join(HOPFLOW_FLOW_NAMES)}): marks a run of one of them CRASHED "
+            f"when its heartbeats stop for {within.total_seconds():.0f} s (a SIGKILLed or lost process); "
+            "the sync_run_logs reconciler then mirrors it into agent_run_logs. Runs of other flows are "
+            "not touched. Installed by `hopflow serve`."
+        ),
         trigger=EventTrigger(
             after={"prefect.flow-run.heartbeat"},
             expect={
@@ -279,10 +290,13 @@ def crash_automation() -> Any:
                 "prefect.flow-run.Crashed",
             },
             match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            match_related=ResourceSpecification(
+                {"prefect.resource.role": "flow", "prefect.resource.name": list(HOPFLOW_FLOW_NAMES)}
+            ),
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,
             threshold=1,
-            within=crash_automation_within(),
+            within=within,
         ),
         actions=[
             ChangeFlowRunState(
@@ -304,9 +318,12 @@ def ensure_crash_automation() -> None:
         first, *duplicates = existing
         for extra in duplicates:
             client.delete_automation(extra.id)
-        same = first.trigger.model_dump(mode="json") == wanted.trigger.model_dump(mode="json") and [
-            a.model_dump(mode="json") for a in first.actions
-        ] == [a.model_dump(mode="json") for a in wanted.actions]
+        same = (
+            first.trigger.model_dump(mode="json") == wanted.trigger.model_dump(mode="json")
+            and [a.model_dump(mode="json") for a in first.actions]
+            == [a.model_dump(mode="json") for a in wanted.actions]
+            and first.description == wanted.description
+        )
         if not same:
             client.update_automation(first.id, wanted)
         if not first.enabled:

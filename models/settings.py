@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     # died (SIGKILL) is taken over once its lease has expired.
     mission_lease_seconds: float = Field(default=60.0, gt=0)
 
+    # How long a Standard Webhooks `webhook-id` is remembered per route (a replay within it gets the
+    # first answer); at least the 5-minute signature tolerance, after which a replay fails its timestamp.
+    webhook_replay_retention_seconds: int = Field(default=24 * 3600, ge=300)
+    # `hopflow serve` waits out a Prefect API outage, retrying with backoff up to this many seconds apart.
+    serve_retry_max_seconds: float = Field(default=30.0, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

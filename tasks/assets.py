@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from hopflow.models.enums import AssetStatus
 from hopflow.models.orm import Asset
 from hopflow.models.settings import Settings
@@ -31,7 +31,10 @@ def store_value(asset: Asset, value: Any, settings: Settings) -> None:
     if not asset.type or asset.type == "any":
         asset.type = describe_type(value)
     offload_dir = Path(settings.data) / "assets" / asset.scope_id
-    if isinstance(value, pd.DataFrame):
+    # pandas is imported only when a table is read (a served run starts ~0.4 s sooner without it): a
+    # DataFrame can only exist here once pandas has been imported by someone.
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(value, pd.DataFrame):
         # Parquet keeps dtypes; only small frames stay inline.
         jsonable, _, size = encode_content(value) if len(value) <= 200 else (None, "", -1)
         if 0 <= size <= settings.inline_limit_bytes:
@@ -75,6 +78,8 @@ def load_value(asset: Asset) -> Any:
         if not path.is_file():
             raise FileNotFoundError(f"asset {asset.name!r} ({asset.id}): offloaded content {path} is missing")
         if path.suffix == ".parquet":
+            import pandas as pd
+
             return pd.read_parquet(path)
         return from_jsonable(json.loads(path.read_text(encoding="utf-8")))
     return from_jsonable(asset.content)

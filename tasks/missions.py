@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import sqlalchemy as sa
 import yaml
 from hopflow.models.access.assets import create_asset, read_mission_state
@@ -80,6 +79,8 @@ class MissionResult(BaseModel):
 
 # --- storing a spec ------------------------------------------------------------------------------
 def read_input_value(item: InputAssetSpec, base_dir: Path | None) -> Any:
+    import pandas as pd  # here, not at import: a served run starts sooner without it
+
     if item.file is None:
         if item.type == "table" and isinstance(item.content, list):
             return pd.DataFrame(item.content)

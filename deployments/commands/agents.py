@@ -209,7 +209,7 @@ def configure(
     if created.external_memory_namespace:
         console.print(f"memory namespace {created.external_memory_namespace}")
     for route in webhook_routes_for(view):
-        console.print(f"webhook {route.method} {route.path} (HMAC secret from ${route.secret_env})")
+        console.print(f"webhook {route.method} {route.path} (whsec_ secret from ${route.secret_env})")
 
 
 def _set_status(ref: str, status: AgentConfigurationStatus, reason: str | None) -> None:
@@ -411,7 +411,7 @@ def webhooks(
 ) -> None:
     """Receive signed webhook calls for every active configuration and start their runs through Prefect."""
     import uvicorn
-    from hopflow.deployments.webhooks import SIGNATURE_HEADER, create_webhook_app
+    from hopflow.deployments.webhooks import create_webhook_app
 
     cfg = settings()
     _migrated()
@@ -423,8 +423,8 @@ def webhooks(
             f"{method} http://{host}:{port}{path} -> {route.deployment_name} (secret ${route.secret_env})",
             markup=False,
         )
-    console.print(f"sign each body: {SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256(body, secret)>; "
-                  f"bodies up to {cfg.webhook_max_body_bytes} bytes")  # fmt: skip
+    console.print("sign each call with Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature; "
+                  f"secrets whsec_<base64>); bodies up to {cfg.webhook_max_body_bytes} bytes")  # fmt: skip
     if not _prefect_api():
         console.print(
             "[yellow]PREFECT_API_URL is not set: runs would go to an ephemeral API nobody serves.[/]"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from hopflow.models.settings import get_settings, normalise_database_url
+
+# Alembic is imported where it is used: the CLI imports this module for MigrationError, and a run
+# served by `hopflow serve` re-imports the CLI in its fresh interpreter (multiprocessing spawn).
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 
@@ -19,6 +20,8 @@ class MigrationError(RuntimeError):
 
 
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser interpolation would eat '%' in passwords.
@@ -39,12 +42,15 @@ def include_object(obj: object, name: str | None, type_: str, reflected: bool, c
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert head is not None
     return head
 
 
 def current_revision(url: str | None = None) -> str | None:
+    from alembic.runtime.migration import MigrationContext
     from hopflow.models.db import get_engine
 
     with get_engine(url).connect() as connection:
@@ -52,6 +58,8 @@ def current_revision(url: str | None = None) -> str | None:
 
 
 def _check_known(url: str | None) -> None:
+    from alembic.script import ScriptDirectory
+
     rev = current_revision(url)
     if rev is None:
         return
@@ -76,6 +84,9 @@ def _display(url: str | None) -> str:
 
 def upgrade(url: str | None = None, revision: str = "head") -> str | None:
     """Migrate up to `revision`; returns the revision the database is at afterwards."""
+    from alembic import command
+    from alembic.util.exc import CommandError
+
     _check_known(url)
     try:
         command.upgrade(alembic_config(url), revision)
@@ -85,6 +96,9 @@ def upgrade(url: str | None = None, revision: str = "head") -> str | None:
 
 
 def downgrade(url: str | None = None, revision: str = "-1") -> str | None:
+    from alembic import command
+    from alembic.util.exc import CommandError
+
     _check_known(url)
     try:
         command.downgrade(alembic_config(url), revision)

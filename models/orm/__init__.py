@@ -24,6 +24,7 @@ from hopflow.models.orm.knowledge import (
 )
 from hopflow.models.orm.living import AgentConsciousness, InboxEvent, LivingAgent, LivingAgentConfig
 from hopflow.models.orm.runs import AgentRunLog, LLMCall, RunArtifact, SyncWatermark
+from hopflow.models.orm.webhooks import WebhookDelivery
 
 __all__ = [
     "AgentConfiguration",
@@ -57,6 +58,7 @@ __all__ = [
     "ToolAllowlist",
     "ToolStep",
     "User",
+    "WebhookDelivery",
     "Workspace",
     "reflection_memories",
     "utcnow",

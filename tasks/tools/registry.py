@@ -13,6 +13,7 @@ import importlib.metadata
 import inspect
 import logging
 import re
+import sys
 import threading
 import types
 import uuid
@@ -21,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
-import pandas as pd
 from hopflow.models.settings import Settings, get_settings
 from hopflow.tasks.llm import LLMCallRecord, LLMProvider, get_provider
 from hopflow.tasks.tools.allowlist import Allowlist
@@ -434,9 +434,10 @@ def asset_type_of(annotation: Any) -> str:
         return "text"
     if issubclass(annotation, bytes | bytearray):
         return "bytes"
-    if issubclass(annotation, pd.DataFrame):
+    pd = sys.modules.get("pandas")  # an annotation can only be a pandas class once pandas is imported
+    if pd is not None and issubclass(annotation, pd.DataFrame):
         return "table"
-    if issubclass(annotation, pd.Series):
+    if pd is not None and issubclass(annotation, pd.Series):
         return "series"
     if issubclass(annotation, BaseModel) or issubclass(annotation, _JSON_CONTAINERS):
         return "json"

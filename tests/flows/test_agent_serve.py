@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 import yaml
+from hopflow.deployments import signatures
 from hopflow.deployments.cli import app
-from hopflow.deployments.webhooks import HEALTH_PATH, SIGNATURE_HEADER, create_webhook_app, sign
+from hopflow.deployments.webhooks import HEALTH_PATH, create_webhook_app
 from hopflow.models.db import session_scope
 from hopflow.models.enums import LastRunStatus, TriggerType
 from hopflow.models.orm import AgentConfiguration, AgentRunLog
@@ -32,13 +34,13 @@ from prefect.events.worker import EventsWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from typer.testing import CliRunner
 
-from tests.tasks.agents.factories import SECRET_ENV, SECRET_VALUE, VALUES, blueprint, write_yaml
 from tests.conftest import PG_URL, postgres_problem
 from tests.deployments.servers import free_port, prefect_server_on_postgres, serving, start, stop, wait_http
+from tests.tasks.agents.factories import SECRET_ENV, SECRET_VALUE, VALUES, blueprint, write_yaml
 
 pytestmark = [pytest.mark.flows, pytest.mark.slow]
 runner = CliRunner()
-WEBHOOK_SECRET = "whsec-e2e-0123456789"
+WEBHOOK_SECRET = "whsec_ZTJlLXdlYmhvb2stc2VjcmV0LTMyLWJ5dGVzLW9rIQ=="
 TRIGGERS = {"event", "webhook", "api"}
 
 
@@ -154,18 +156,23 @@ def test_served_agent_runs_from_event_webhook_and_api(
 
             # (a) an event matching the event trigger
             emitted = [emit(agent)]
-            # (b) a signed webhook call to `hopflow webhooks`
+            # (b) a signed webhook call to `hopflow webhooks`, sent 50 times at once (a replay storm):
+            # one flow run, every copy answered with its id
             wait_http(f"http://127.0.0.1:{port}{HEALTH_PATH}", "hopflow webhooks", receiver, logs[1])
             body = json.dumps({"order": {"id": 2, "total": 5}}).encode()
-            response = httpx.post(
-                f"http://127.0.0.1:{port}{agent.webhook}",
-                content=body,
-                headers={SIGNATURE_HEADER: sign(body, WEBHOOK_SECRET)},
-                timeout=30,
-            )
-            assert response.status_code == 202, response.text
-            assert response.json()["deployment"] == agent.deployment
-            webhook_run = response.json()["flow_run_id"]
+            headers = signatures.sign(signatures.parse_secret(WEBHOOK_SECRET), body, f"msg_{agent.name}")
+
+            def send(_: int) -> httpx.Response:
+                url = f"http://127.0.0.1:{port}{agent.webhook}"
+                return httpx.post(url, content=body, headers=headers, timeout=60)
+
+            with ThreadPoolExecutor(max_workers=50) as pool:
+                responses = list(pool.map(send, range(50)))
+            assert {r.status_code for r in responses} == {202}, [
+                r.text for r in responses if r.status_code != 202
+            ]
+            assert {r.json()["deployment"] for r in responses} == {agent.deployment}
+            [webhook_run] = {r.json()["flow_run_id"] for r in responses}
             # (c) the API, as `hopflow trigger`
             result = runner.invoke(
                 app, ["trigger", agent.name, "--payload", json.dumps({"order": {"id": 3, "total": 7}})]
@@ -192,11 +199,19 @@ def test_served_agent_runs_from_event_webhook_and_api(
                 return done if set(done) >= TRIGGERS else {}
 
             # a cron run may join in when the test crosses a 5-minute mark: only ours are checked
-            by_trigger = wait_for("three completed runs (event, webhook, api)", completed, logs)
+            by_trigger = wait_for("three completed runs (event, webhook, api)", completed, logs, timeout=300)
     finally:
         stop(receiver)
         stop(serve)
 
+    with (
+        temporary_settings(updates={PREFECT_API_URL: prefect_server}),
+        get_client(sync_client=True) as client,
+    ):
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[found.id])), limit=200
+        )
+    assert [str(r.id) for r in runs if r.parameters.get("trigger_type") == "webhook"] == [webhook_run]
     assert by_trigger["event"].parameters["payload"] == {
         "order": {"id": 1, "total": 500}
     }  # an object, templated
@@ -212,6 +227,7 @@ def test_served_agent_runs_from_event_webhook_and_api(
             )
         ).all()
         mine = {r.trigger_type: r for r in rows if r.trigger_type.value in TRIGGERS}
+        assert [r.run_id for r in rows if r.trigger_type == TriggerType.WEBHOOK] == [webhook_run]
         assert set(mine) == {TriggerType.EVENT, TriggerType.WEBHOOK, TriggerType.API}
         assert "alert: # Big order 1" in (mine[TriggerType.EVENT].output_preview or "")  # 500 >= threshold
         assert "skipped: alert" in (mine[TriggerType.WEBHOOK].output_preview or "")  # 5 < threshold
@@ -224,7 +240,7 @@ def test_webhook_for_an_agent_nobody_serves_is_503(configure: Callable[[str], Ag
     idle = configure("idle")
     body = b"{}"
     with serving(create_webhook_app()) as url:
-        headers = {SIGNATURE_HEADER: sign(body, WEBHOOK_SECRET)}
+        headers = signatures.sign(signatures.parse_secret(WEBHOOK_SECRET), body, "msg_idle")
         response = httpx.post(f"{url}{idle.webhook}", content=body, headers=headers)
     assert response.status_code == 503 and "not registered" in response.text
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -319,8 +320,11 @@ def sleeping_spec() -> dict[str, Any]:
     }
 
 
-def start_and_sigkill(tmp_path: Path, prefect_api: str) -> str:
-    """Run a mission in another process, SIGKILL it mid-step; returns its flow run id."""
+def start_and_sigkill(
+    tmp_path: Path, prefect_api: str, before_kill: Callable[[str], None] | None = None
+) -> str:
+    """Run a mission in another process, SIGKILL it mid-step (after `before_kill(flow run id)`, if
+    given); returns its flow run id."""
     spec_path = tmp_path / "killable.yaml"
     spec_path.write_text(yaml.safe_dump(sleeping_spec()))
     env = {**os.environ, "PREFECT_API_URL": prefect_api, "HOPFLOW_TEST_SLEEP": "120"}
@@ -345,6 +349,13 @@ def start_and_sigkill(tmp_path: Path, prefect_api: str) -> str:
                 ).first()
             time.sleep(0.2)
         assert sleeping is not None, "the mission never reached its sleeping step"
+        if before_kill is not None:
+            with session_scope() as session:
+                run_id = session.scalars(
+                    sa.select(Mission.flow_run_id).where(Mission.name == "killable")
+                ).one()
+            assert run_id is not None
+            before_kill(run_id)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
@@ -470,6 +481,69 @@ def test_next_runs_window_starts_at_the_last_successful_runs_end(
     assert second_row.window_start == first_row.end_time
 
 
+def wait_for_heartbeat(run_id: str, timeout: float = 300.0) -> None:
+    """Until Prefect's server has stored a heartbeat of the flow run: the event the crash automation
+    starts counting from. Killing the process sooner (its events worker had not sent the first beat
+    yet) left the automation nothing to count from, and the run RUNNING for ever."""
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            beats = client.read_events(
+                EventFilter(
+                    event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),
+                    resource=EventResourceFilter(id=[f"prefect.flow-run.{run_id}"]),
+                ),
+                limit=1,
+            )
+            if beats.events:
+                return
+            time.sleep(0.5)
+    raise AssertionError(f"no heartbeat of flow run {run_id} reached the server within {timeout:.0f} s")
+
+
+FOREIGN_FLOW = """
+import sys, time
+from pathlib import Path
+from prefect import flow
+from prefect.runtime import flow_run
+
+@flow(name="nightly-etl")  # someone else's flow on the same Prefect server
+def nightly_etl() -> None:
+    Path(sys.argv[1]).write_text(str(flow_run.id))
+    time.sleep(600)
+
+nightly_etl()
+"""
+
+
+def start_and_sigkill_foreign_flow(tmp_path: Path, prefect_api: str) -> str:
+    """A non-hopflow flow in another process, SIGKILLed once the server has its heartbeat."""
+    script, out, id_file = tmp_path / "nightly_etl.py", tmp_path / "nightly_etl.out", tmp_path / "etl.id"
+    script.write_text(FOREIGN_FLOW)
+    env = {**os.environ, "PREFECT_API_URL": prefect_api}
+    with out.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, str(script), str(id_file)], cwd=tmp_path, env=env, stdout=sink,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        run_id = ""
+        while not run_id and time.monotonic() < deadline:
+            assert proc.poll() is None, out.read_text()
+            text = id_file.read_text().strip() if id_file.exists() else ""
+            run_id = text if len(text) == 36 else ""  # a whole UUID, not a write caught halfway
+            time.sleep(0.2)
+        assert run_id, "the foreign flow never started"
+        wait_for_heartbeat(run_id)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    return run_id
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # ~2 min of waiting: once is enough
 def test_crash_automation_marks_a_sigkilled_run_crashed_and_sync_mirrors_it(
@@ -484,9 +558,14 @@ def test_crash_automation_marks_a_sigkilled_run_crashed_and_sync_mirrors_it(
         ensure_crash_automation()
     try:
         started = datetime.now(UTC) - timedelta(seconds=5)
-        killed_run = start_and_sigkill(tmp_path, prefect_api)
-        # Prefect, not hopflow, notices: the automation fires once 90 s pass without a heartbeat.
-        deadline = time.monotonic() + 300
+        # Killed first: were the automation to cover it, its window would run out before the mission's.
+        foreign_run = start_and_sigkill_foreign_flow(tmp_path, prefect_api)
+        # Killed only once a heartbeat is on the server (what the automation counts from), not after
+        # a fixed time: on a loaded machine the first beat can leave the process late.
+        killed_run = start_and_sigkill(tmp_path, prefect_api, before_kill=wait_for_heartbeat)
+        # Prefect, not hopflow, notices: the automation fires once 90 s pass without a heartbeat. The
+        # deadline is only a backstop for a broken automation; the test waits on the state.
+        deadline = time.monotonic() + 600
         state = None
         with get_client(sync_client=True) as client:
             while time.monotonic() < deadline:
@@ -495,7 +574,10 @@ def test_crash_automation_marks_a_sigkilled_run_crashed_and_sync_mirrors_it(
                 if state == "CRASHED":
                     break
                 time.sleep(2)
-        assert state == "CRASHED"
+            assert state == "CRASHED"
+            # someone else's flow is left alone, though its heartbeats stopped earlier
+            foreign = client.read_flow_run(uuid.UUID(foreign_run))
+            assert foreign.state is not None and foreign.state.type.value == "RUNNING"
         sync_run_logs(since=started, flow_names=["mission"])
         row = row_of(killed_run)
         assert (row.status, row.prefect_state) == (RunStatus.ERROR, "CRASHED")
