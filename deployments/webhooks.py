@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import os
 import threading
@@ -15,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from hopflow.models.documents import DocumentError, load_json
 from hopflow.models.enums import TriggerType
 from hopflow.models.settings import Settings, get_settings
 from hopflow.tasks.agents import (
@@ -164,10 +164,10 @@ def create_webhook_app(
         if not signature_ok(body, secret, request.headers.get(SIGNATURE_HEADER)):
             return _error(401, f"missing or bad {SIGNATURE_HEADER} (sha256=<hex HMAC-SHA256 of the body>)")
         try:
-            payload = json.loads(body) if body.strip() else {}
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return _error(422, f"body is not JSON: {exc}")
-        issues = check_payload(input_schema(route.inputs_schema), payload)
+            payload = load_json(body, "body") if body.strip() else {}
+        except DocumentError as exc:
+            return _error(422, str(exc))
+        issues = check_payload(input_schema(route.inputs_schema), payload, route.configured_keys)
         if issues:
             return _error(422, [f"{render_path(i.path)}: {i.message}" for i in issues])
         parameters: dict[str, Any] = {

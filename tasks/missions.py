@@ -23,6 +23,7 @@ from hopflow.models.enums import (
 )
 from hopflow.models.orm import Asset, Hop, Mission, ToolStep, utcnow
 from hopflow.models.schemas.specs import AssetRef, HopSpec, InputAssetSpec, MissionSpec
+from hopflow.models.secrets import escape_env_refs
 from hopflow.models.settings import Settings, get_settings
 from hopflow.tasks.assets import asset_table_rows, store_value
 from hopflow.tasks.specs import AssetCatalog, SpecError, SpecIssue, check_hop, check_mission_spec
@@ -329,7 +330,8 @@ def _plan_hop(session: Session, mission: Mission, hops: list[Hop], flow_run_id: 
     params = {k: v["literal"] for k, v in planner.get("parameter_mapping", {}).items()}
     ctx = ToolContext.from_settings(mission_id=mission.id, flow_run_id=flow_run_id)
     output = tool.run({**params, "state": state}, ctx)
-    proposed = output.hop
+    # A planner's hop is tool output: its `${env.X}` text stays text (escaped), never resolved.
+    proposed = escape_env_refs(output.hop)
     if proposed is None:
         return None
     try:

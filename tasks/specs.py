@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from hopflow.models.documents import DocumentError, compose_yaml
 from hopflow.models.enums import AssetScopeType
 from hopflow.models.schemas.specs import UNION_TAGS, AssetRef, HopSpec, LiteralValue, MissionSpec, StepSpec
 from hopflow.models.secrets import has_env_refs
@@ -97,8 +98,9 @@ def read_spec_document(path: Path) -> tuple[Any, dict[PathT, int]]:
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such mission spec file") from None
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node, data = compose_yaml(text, "the document")
+    except DocumentError as exc:
+        raise SpecError([SpecIssue((), f"refused: {exc}")], str(path)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

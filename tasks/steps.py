@@ -93,10 +93,13 @@ def begin_step(step_id: str, task_run_id: str | None = None) -> _Begun:
         )
 
 
-def load_parameters(mapping: dict[str, Any]) -> dict[str, Any]:
-    """Literal values as given, asset parameters as their (possibly offloaded) content."""
+def load_parameters(mapping: dict[str, Any], where: str = "step parameters") -> dict[str, Any]:
+    """Literal values with their `${env.X}` references resolved (an operator wrote them), asset
+    parameters as their (possibly offloaded) content, never resolved: an asset is data."""
     params = {
-        name: json.loads(source["json"]) for name, source in mapping.items() if source["type"] == "literal"
+        name: resolve_env_refs(json.loads(source["json"]), where=f"{where}.{name}")
+        for name, source in mapping.items()
+        if source["type"] == "literal"
     }
     assets = {name: source for name, source in mapping.items() if source["type"] == "asset"}
     if not assets:
@@ -247,7 +250,7 @@ def run_tool_step(step_id: str) -> StepOutcome:
         mission_id=begun.mission_id, tool_step_id=step_id, flow_run_id=flow_run_id
     )
     try:
-        params = resolve_env_refs(load_parameters(begun.params), where=f"step {step_id} parameters")
+        params = load_parameters(begun.params, where=f"step {step_id} parameters")
         output = tool.run(params, ctx)
     except Exception as exc:
         error = scrub(f"{type(exc).__name__}: {exc}", secrets)

@@ -14,6 +14,7 @@ from hopflow.models.schemas.agents import (
     WebhookTriggerSpec,
     trigger_from_config,
 )
+from hopflow.tasks.agents.inputs import configured_keys
 from hopflow.tasks.agents.placeholders import env_var_name, name_context, render_name
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -28,6 +29,8 @@ class WebhookRoute(BaseModel):
     secret_env: str
     playbook: str | None = None
     inputs_schema: list[dict[str, Any]] = []
+    # Inputs the configuration set: a webhook body may not set them (422).
+    configured_keys: list[str] = []
 
 
 def normalise_path(path: str) -> str:
@@ -56,6 +59,7 @@ def webhook_routes_for(view: AgentView) -> list[WebhookRoute]:
                     secret_env=env_var_name(render_name(trigger.secret_env, context)),
                     playbook=trigger.playbook,
                     inputs_schema=definition.inputs_schema,
+                    configured_keys=configured_keys(config.yaml_config),
                 )
             )
     return routes
