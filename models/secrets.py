@@ -31,8 +31,9 @@ class MissingSecretError(LookupError):
 
 class ShortSecretError(ValueError):
     def __init__(self, name: str, where: str, length: int) -> None:
+        head = f"{where}: " if where else ""
         super().__init__(
-            f"{where}: environment variable {name!r} referenced as ${{env.{name}}} holds {length} "
+            f"{head}environment variable {name!r} referenced as ${{env.{name}}} holds {length} "
             f"character{'s' if length != 1 else ''}; a secret needs at least {MIN_SECRET_CHARS} "
             "(a shorter one cannot be scrubbed from logs and errors)"
         )
@@ -93,20 +94,21 @@ def resolve_env_refs(value: Any, env: Mapping[str, str] | None = None, where: st
     return value
 
 
-def short_secrets(value: Any, env: Mapping[str, str] | None = None, where: str = "value") -> list[str]:
-    """Problems of the references in `value` whose variable is set but too short to be a secret."""
+def short_secrets(value: Any, env: Mapping[str, str] | None = None) -> list[str]:
+    """Why each reference in `value` whose variable is set is too short to be a secret (configure time:
+    refused before anything is stored, rather than at the first run)."""
     env = os.environ if env is None else env
     found: list[str] = []
     if isinstance(value, str):
         for name in ENV_REF.findall(value):
             if name in env and len(env[name]) < MIN_SECRET_CHARS:
-                found.append(str(ShortSecretError(name, where, len(env[name]))))
+                found.append(str(ShortSecretError(name, "", len(env[name]))))
     elif isinstance(value, Mapping):
-        for k, v in value.items():
-            found += short_secrets(v, env, f"{where}.{k}" if where else str(k))
+        for v in value.values():
+            found += short_secrets(v, env)
     elif isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            found += short_secrets(v, env, f"{where}[{i}]")
+        for v in value:
+            found += short_secrets(v, env)
     return found
 
 

@@ -66,11 +66,19 @@ def webhook_routes_for(view: AgentView) -> list[WebhookRoute]:
 
 
 def route_conflicts(routes: Iterable[WebhookRoute]) -> list[str]:
-    """Every (method, path) claimed by more than one configuration, as sentences."""
+    """Every (method, path) claimed by more than one configuration, and every webhook secret variable
+    read by more than one (one signature would then be valid on all their paths), as sentences."""
     owners: dict[tuple[str, str], list[str]] = {}
+    readers: dict[str, set[str]] = {}
     for route in routes:
         owners.setdefault((route.method, route.path), []).append(route.configuration_name)
-    return [
+        readers.setdefault(route.secret_env, set()).add(route.configuration_name)
+    shared = [
+        f"webhook secret {env} shared by configurations {', '.join(sorted(names))}: each needs its own"
+        for env, names in readers.items()
+        if len(names) > 1
+    ]
+    return shared + [
         f"webhook path claimed twice: {method} {path} by configurations {', '.join(sorted(set(names)))}"
         if len(set(names)) > 1
         else f"webhook path claimed twice: {method} {path} by configuration {names[0]}"
