@@ -133,6 +133,8 @@ def create_mission_from_spec(
             description=item.description,
         )
         store_value(asset, input_values[item.name], settings)
+    # Read once and kept up to date by add_hop: a read per hop made storing a long spec quadratic.
+    mission_assets = dict(read_mission_state(session, mission.id))
     for order, hop_spec in enumerate(spec.hops, start=1):
         add_hop(
             session,
@@ -140,6 +142,7 @@ def create_mission_from_spec(
             hop_spec,
             order,
             is_final=hop_spec.is_final or (spec.planner is None and order == len(spec.hops)),
+            mission_assets=mission_assets,
         )
     record_event(
         session,
@@ -152,8 +155,17 @@ def create_mission_from_spec(
     return mission
 
 
-def add_hop(session: Session, mission: Mission, hop_spec: HopSpec, order: int, *, is_final: bool) -> Hop:
-    """Write one hop with its steps; mappings reference assets by id, output assets start pending."""
+def add_hop(
+    session: Session,
+    mission: Mission,
+    hop_spec: HopSpec,
+    order: int,
+    *,
+    is_final: bool,
+    mission_assets: dict[str, Asset] | None = None,
+) -> Hop:
+    """Write one hop with its steps; mappings reference assets by id, output assets start pending.
+    `mission_assets` (name -> asset), when given, is the mission's assets so far, and gains the hop's."""
     hop = Hop(
         mission_id=mission.id,
         user_id=mission.user_id,
@@ -167,7 +179,8 @@ def add_hop(session: Session, mission: Mission, hop_spec: HopSpec, order: int, *
     )
     session.add(hop)
     session.flush()
-    mission_assets = {a.name: a for a in read_mission_state(session, mission.id).values()}
+    if mission_assets is None:
+        mission_assets = {a.name: a for a in read_mission_state(session, mission.id).values()}
     hop_assets: dict[str, Asset] = {}
     for s_order, step_spec in enumerate(hop_spec.steps, start=1):
         tool = get_tool(step_spec.tool)
