@@ -3,6 +3,7 @@ signed JSON body checked against the agent's inputs, then a flow run of its depl
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -127,13 +128,15 @@ def create_webhook_app(
 ) -> FastAPI:
     """The receiver: POST (PUT, PATCH) {path} -> 202 {"flow_run_id"}; 401 bad or missing signature,
     404 unknown path, 405 wrong method, 413 body over HOPFLOW_WEBHOOK_MAX_BODY_BYTES, 422 body that is
-    not a JSON object of the agent's inputs, 503 when Prefect has no such deployment."""
+    not a JSON object of the agent's inputs (or deeper than the nesting limit), 408 body not received within
+    HOPFLOW_WEBHOOK_BODY_TIMEOUT_SECONDS, 503 when Prefect has no such deployment."""
     settings = settings or get_settings()
     if routes is None:
         routes = RouteTable()
         routes.load()  # a path claimed twice stops the receiver at start, not at the first call
     table = routes
     limit = settings.webhook_max_body_bytes
+    body_timeout = settings.webhook_body_timeout_seconds
     app = FastAPI(title="hopflow webhooks", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get(HEALTH_PATH)
@@ -149,7 +152,10 @@ def create_webhook_app(
             if methods:
                 return _error(405, f"use {', '.join(methods)}", {"Allow": ", ".join(methods)})
             return _error(404, "no webhook at this path")
-        body = await _read_limited(request, limit)
+        try:
+            body = await asyncio.wait_for(_read_limited(request, limit), body_timeout)
+        except TimeoutError:
+            return _error(408, f"body not received within {body_timeout:g} s", {"Connection": "close"})
         if body is None:
             return _error(413, f"body larger than {limit} bytes")
         secret = environ.get(route.secret_env)

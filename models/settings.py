@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     llm_model: str = "offline-echo-1"
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     webhook_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # The whole body must arrive within this: a sender trickling bytes is dropped with 408.
+    webhook_body_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
