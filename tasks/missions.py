@@ -9,10 +9,10 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-import yaml
 from hopflow.models.access.assets import create_asset, read_mission_state
 from hopflow.models.access.status import advance_to, record_event
 from hopflow.models.db import session_scope
+from hopflow.models.documents import load_json, load_yaml
 from hopflow.models.enums import (
     AssetRole,
     AssetScopeType,
@@ -83,7 +83,7 @@ def read_input_value(item: InputAssetSpec, base_dir: Path | None) -> Any:
         return path.read_bytes()
     if item.type == "json":
         text = path.read_text(encoding="utf-8")
-        return json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+        return load_json(text, str(path)) if suffix == ".json" else load_yaml(text, str(path))
     return path.read_text(encoding="utf-8")
 
 

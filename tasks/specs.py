@@ -107,6 +107,8 @@ def read_spec_document(path: Path) -> tuple[Any, dict[PathT, int]]:
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError([SpecIssue((), f"not valid YAML/JSON:{where}: {problem}")], str(path)) from None
+    if (problem := data_problem(data)) is not None:  # NUL (kept by SQLite, refused by PostgreSQL), NaN
+        raise SpecError([SpecIssue((), f"refused: {problem}")], str(path))
     return data, (_line_index(node) if node is not None else {})
 
 

@@ -11,6 +11,7 @@ import yaml
 from hopflow.models.access import agents as access
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.db import session_scope
+from hopflow.models.documents import data_problem
 from hopflow.models.enums import (
     AgentConfigurationStatus,
     AgentDefinitionStatus,
@@ -100,6 +101,8 @@ def configure_agent(
         schema = input_schema(definition.inputs_schema)
         issues = check_input_values(schema, values)
         issues += [SpecIssue((key,), problem) for key, v in values.items() for problem in short_secrets(v)]
+        if (problem := data_problem(dict(values))) is not None:
+            issues.append(SpecIssue((), problem))
         if issues:
             located = [SpecIssue(i.path, i.message, line_of(lines, i.path)) for i in issues]
             raise AgentSpecError(

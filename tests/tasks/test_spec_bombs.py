@@ -127,3 +127,14 @@ def test_a_spec_over_the_hop_limit_is_refused_and_a_long_one_stores_in_linear_st
     # ... and none of them re-reads every asset of the mission so far (what made storing quadratic)
     scope_reads = [s for s in statements if "FROM assets" in s and "assets.name =" not in s]
     assert len(scope_reads) <= 1, scope_reads[:2]
+
+
+def test_nul_and_nan_in_a_spec_file_are_refused(tmp_path: Path) -> None:
+    for text, message in (
+        ('name: "a\\0b"\n', "a string holds a NUL character"),
+        ("n: .nan\n", "not a JSON number"),
+    ):
+        path = tmp_path / "bad.yaml"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(SpecError, match=message):
+            load_mission_spec(path)

@@ -92,3 +92,9 @@ def test_yaml_alias_bomb_values_and_blueprints_are_refused_fast(registered: None
     with session_scope() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(AgentDefinition)) == 1
     assert configuration_count() == 0
+
+
+def test_nul_characters_in_values_are_refused_on_both_backends(registered: None) -> None:
+    with pytest.raises(AgentSpecError, match=r"a string holds a NUL character \(at shop\)"):
+        configure_agent("agent_900", "shop-a", values={**VALUES, "shop": "Evil\x00Shop"})
+    assert configuration_count() == 0
