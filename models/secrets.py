@@ -17,7 +17,8 @@ ENV_REF = re.compile(r"(?<!\$)\$\{env\.(" + _NAME + r")\}")
 # A run of `$` then `{env.NAME}`: one `$` is a reference, n > 1 the escape of n-1 `$` and the text.
 _DOLLARS_REF = re.compile(r"(\$+)(\{env\.(" + _NAME + r")\})")
 REDACTED = "***"
-# Shorter secrets cannot be scrubbed from free text without destroying it: refused where resolved.
+# Shorter secrets cannot be scrubbed from free text without destroying it: an agent configuration's
+# references (its secrets) are refused below this, at configure time and when a run starts.
 MIN_SECRET_CHARS = 8
 # Keys whose values are redacted in snapshots even when given literally.
 SECRET_KEY_HINTS = ("secret", "password", "token", "api_key", "apikey", "authorization")
@@ -66,10 +67,12 @@ def _unescape(text: str) -> str:
     return _DOLLARS_REF.sub(lambda m: m.group(0)[1:] if len(m.group(1)) > 1 else m.group(0), text)
 
 
-def resolve_env_refs(value: Any, env: Mapping[str, str] | None = None, where: str = "value") -> Any:
-    """A copy of `value` with every `${env.NAME}` replaced by its value (a missing or short one is an
-    error) and every escaped `$${env.NAME}` given back as the text `${env.NAME}`. Keys are never resolved,
-    only unescaped."""
+def resolve_env_refs(
+    value: Any, env: Mapping[str, str] | None = None, where: str = "value", *, min_length: int = 0
+) -> Any:
+    """A copy of `value` with every `${env.NAME}` replaced by its value (a missing one, or one shorter
+    than `min_length` where the values are secrets, is an error) and every escaped `$${env.NAME}` given
+    back as the text `${env.NAME}`. Keys are never resolved, only unescaped."""
     env = os.environ if env is None else env
     if isinstance(value, str):
 
@@ -79,18 +82,20 @@ def resolve_env_refs(value: Any, env: Mapping[str, str] | None = None, where: st
             name = match.group(3)
             if name not in env:
                 raise MissingSecretError(name, where)
-            if len(env[name]) < MIN_SECRET_CHARS:
+            if len(env[name]) < min_length:
                 raise ShortSecretError(name, where, len(env[name]))
             return env[name]
 
         return _DOLLARS_REF.sub(sub, value)
     if isinstance(value, Mapping):
         return {
-            _unescape(k) if isinstance(k, str) else k: resolve_env_refs(v, env, f"{where}.{k}")
+            _unescape(k) if isinstance(k, str) else k: resolve_env_refs(
+                v, env, f"{where}.{k}", min_length=min_length
+            )
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
-        return [resolve_env_refs(v, env, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [resolve_env_refs(v, env, f"{where}[{i}]", min_length=min_length) for i, v in enumerate(value)]
     return value
 
 
@@ -143,51 +148,64 @@ def representations(secret: str) -> set[str]:
 
 
 @lru_cache(maxsize=256)
-def _grams(secrets: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
-    """(every MIN_SECRET_CHARS-long piece of every shape of the long secrets, shapes of the short ones)."""
+def _grams(
+    secrets: tuple[str, ...],
+) -> tuple[frozenset[str], frozenset[str], re.Pattern[str], tuple[str, ...]]:
+    """(every MIN_SECRET_CHARS-long piece of every shape of the long secrets, every half-long piece of
+    those, a pattern of the runs of text made only of their characters, the shapes of short ones)."""
     grams: set[str] = set()
+    halves: set[str] = set()
     exact: set[str] = set()
-    n = MIN_SECRET_CHARS
+    n, h = MIN_SECRET_CHARS, MIN_SECRET_CHARS // 2
     for secret in secrets:
         for shape in representations(secret):
             if len(shape) >= n:
                 grams.update(shape[i : i + n] for i in range(len(shape) - n + 1))
-            elif len(shape) >= 4:  # refused where resolved; still not echoed where seen
+                halves.update(shape[i : i + h] for i in range(len(shape) - h + 1))
+            elif len(shape) >= 4:  # too short to be an agent's secret; still not echoed where seen
                 exact.add(shape)
-    return frozenset(grams), tuple(sorted(exact, key=len, reverse=True))
+    chars = "".join(sorted({c for g in grams for c in g}))
+    runs = re.compile(f"[{re.escape(chars)}]{{{n},}}" if chars else r"(?!)")
+    return frozenset(grams), frozenset(halves), runs, tuple(sorted(exact, key=len, reverse=True))
 
 
 def scrub(text: str, secrets: list[str]) -> str:
     """Remove resolved secret values from free text (error messages, log lines): any piece of
     MIN_SECRET_CHARS or more characters of any of their shapes (raw, repr, JSON, URL-encoded) becomes
-    ***, so a truncated or escaped echo is caught too."""
+    ***, so a shortened or escaped echo is caught too."""
     wanted = tuple(sorted({s for s in secrets if s}))
     if not wanted or not text:
         return text
-    grams, exact = _grams(wanted)
-    n = MIN_SECRET_CHARS
-    if grams and len(text) >= n:
-        covered = bytearray(len(text))
-        hit = False
-        for i in range(len(text) - n + 1):
-            if text[i : i + n] in grams:
-                covered[i : i + n] = b"\x01" * n
-                hit = True
-        if hit:
-            out: list[str] = []
-            i = 0
-            while i < len(text):
-                if covered[i]:
-                    while i < len(text) and covered[i]:
-                        i += 1
-                    out.append(REDACTED)
-                else:
-                    j = i
-                    while j < len(text) and not covered[j]:
-                        j += 1
-                    out.append(text[i:j])
-                    i = j
-            text = "".join(out)
+    grams, halves, runs, exact = _grams(wanted)
+    n, h = MIN_SECRET_CHARS, MIN_SECRET_CHARS // 2
+    covered: bytearray | None = None
+    # Only runs of n+ characters that all occur in a secret's shapes can hold a piece of one (found in
+    # C); in a run, a piece starting at i holds the h-aligned half at p = i rounded up to h: look up
+    # aligned halves only, and check the n-windows around a hit.
+    for run in runs.finditer(text) if grams else ():
+        start, end = run.span()
+        for p in range(start + (-start) % h, end - h + 1, h):
+            if text[p : p + h] not in halves:
+                continue
+            for i in range(max(start, p - h), min(p, end - n) + 1):
+                if text[i : i + n] in grams:
+                    covered = covered if covered is not None else bytearray(len(text))
+                    covered[i : i + n] = b"\x01" * n
+    if covered is not None:
+        out: list[str] = []
+        i = 0
+        while i < len(text):
+            j = i
+            if covered[i]:
+                while j < len(text) and covered[j]:
+                    j += 1
+                out.append(REDACTED)
+            else:
+                j = covered.find(1, i)
+                j = len(text) if j < 0 else j
+                out.append(text[i:j])
+            i = j
+        text = "".join(out)
     for shape in exact:
         text = text.replace(shape, REDACTED)
     return text

@@ -22,7 +22,14 @@ from hopflow.models.schemas.agents import (
     PlaybookStepSpec,
 )
 from hopflow.models.schemas.specs import HopSpec, LiteralValue, MissionSpec, StepSpec
-from hopflow.models.secrets import escape_env_refs, redact, resolve_env_refs, scrub, secret_values
+from hopflow.models.secrets import (
+    MIN_SECRET_CHARS,
+    escape_env_refs,
+    redact,
+    resolve_env_refs,
+    scrub,
+    secret_values,
+)
 from hopflow.tasks.agents.conditions import ConditionError, evaluate_condition
 from hopflow.tasks.agents.errors import MISSION_REF_PREFIX, PREVIEW_CHARS, AgentNotFound, AgentSpecError
 from hopflow.tasks.agents.inputs import check_payload, configured_keys, input_schema, split_inputs
@@ -118,7 +125,9 @@ def snapshot_agent_run(
         inputs = {**configured, **payload}
         # Fail now, naming the variable, rather than mid-mission; the values are not kept. Only what
         # the configuration wrote is resolved: a payload is data.
-        resolve_env_refs(configured, where=f"configuration {configuration.name} inputs")
+        resolve_env_refs(
+            configured, where=f"configuration {configuration.name} inputs", min_length=MIN_SECRET_CHARS
+        )
         chosen = _playbook(session, definition, playbook)
         directive = access.read_current_directive(session, configuration.id)
         previous = last_successful_run(session, configuration.id)

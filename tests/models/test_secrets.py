@@ -40,9 +40,11 @@ def test_escaped_outside_data_resolves_back_to_itself_never_to_a_value(outside: 
     assert ENV["PW"] not in resolve_env_refs(literal, ENV)
 
 
-def test_short_secrets_are_refused_where_resolved() -> None:
+def test_short_secrets_are_refused_where_resolved_as_secrets() -> None:
     with pytest.raises(ShortSecretError, match=r"'S' referenced as \$\{env.S\} holds 3 characters"):
-        resolve_env_refs({"a": "${env.S}"}, {"S": "abc"}, where="step 1")
+        resolve_env_refs({"a": "${env.S}"}, {"S": "abc"}, where="step 1", min_length=8)
+    # not every reference is a secret: a mission spec's `seconds: ${env.SLEEP}` may well be "0"
+    assert resolve_env_refs("${env.S}", {"S": "0"}) == "0"
 
 
 class Strict(BaseModel):
