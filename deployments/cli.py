@@ -10,7 +10,17 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import typer
-from hopflow.deployments.commands import agents, containers, db, knowledge, living, mcp, missions, runs, webhooks
+from hopflow.deployments.commands import (
+    agents,
+    containers,
+    db,
+    knowledge,
+    living,
+    mcp,
+    missions,
+    runs,
+    webhooks,
+)
 from hopflow.deployments.commands.common import console, settings
 
 app = typer.Typer(

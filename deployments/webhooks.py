@@ -4,7 +4,7 @@ per `webhook-id` (signatures.py verifies, deliveries.py deduplicates)."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import os
 import threading
@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from hopflow.deployments import signatures
 from hopflow.deployments.deliveries import Delivery, DeliveryBook, RunStarter
+from hopflow.models.documents import DocumentError, load_json
 from hopflow.models.enums import TriggerType
 from hopflow.models.settings import Settings, get_settings
 from hopflow.tasks.agents import (
@@ -35,9 +36,6 @@ logger = logging.getLogger("hopflow.webhooks")
 HEALTH_PATH = "/_hopflow/health"
 # A top-level body field that is not an input: the run's one-off directive text.
 DIRECTIVE_FIELD = "_directive_text"
-
-# (deployment name, parameters) -> flow run id; the real one asks Prefect (arun_deployment).
-RunStarter = Callable[[str, dict[str, Any]], Awaitable[str]]
 
 REPLAYED_HEADER = "Hopflow-Replayed"
 
@@ -128,8 +126,10 @@ def create_webhook_app(
     """The receiver: POST (PUT, PATCH) {path} -> 202 {"flow_run_id"}; 401 missing, stale or bad Standard
     Webhooks signature, 404 unknown path, 405 wrong method, 409 a copy of this webhook-id is still being
     started, 413 body over HOPFLOW_WEBHOOK_MAX_BODY_BYTES, 422 body that is not a JSON object of the
-    agent's inputs, 503 when Prefect has no such deployment. A webhook-id seen before on the route
-    gets the first 202 again (with a Hopflow-Replayed: true header) and starts nothing."""
+    agent's inputs (or nested deeper than the limit), 408 body not received within
+    HOPFLOW_WEBHOOK_BODY_TIMEOUT_SECONDS, 503 when Prefect has no such deployment. A webhook-id seen
+    before on the route gets the first 202 again (with a Hopflow-Replayed: true header) and starts
+    nothing."""
     settings = settings or get_settings()
     book = deliveries or DeliveryBook(retention=timedelta(seconds=settings.webhook_replay_retention_seconds))
     if routes is None:
@@ -137,6 +137,7 @@ def create_webhook_app(
         routes.load()  # a path claimed twice stops the receiver at start, not at the first call
     table = routes
     limit = settings.webhook_max_body_bytes
+    body_timeout = settings.webhook_body_timeout_seconds
     app = FastAPI(title="hopflow webhooks", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get(HEALTH_PATH)
@@ -152,7 +153,10 @@ def create_webhook_app(
             if methods:
                 return _error(405, f"use {', '.join(methods)}", {"Allow": ", ".join(methods)})
             return _error(404, "no webhook at this path")
-        body = await _read_limited(request, limit)
+        try:
+            body = await asyncio.wait_for(_read_limited(request, limit), body_timeout)
+        except TimeoutError:
+            return _error(408, f"body not received within {body_timeout:g} s", {"Connection": "close"})
         if body is None:
             return _error(413, f"body larger than {limit} bytes")
         secret = environ.get(route.secret_env)
@@ -174,9 +178,9 @@ def create_webhook_app(
         except signatures.SignatureError as exc:
             return _error(401, str(exc))
         try:
-            payload = json.loads(body) if body.strip() else {}
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return _error(422, f"body is not JSON: {exc}")
+            payload = load_json(body, "body") if body.strip() else {}
+        except DocumentError as exc:
+            return _error(422, str(exc))
         directive_text = None
         if isinstance(payload, dict) and DIRECTIVE_FIELD in payload:
             # Signed like the rest of the body: a one-off directive for this run, not an input.
@@ -184,7 +188,7 @@ def create_webhook_app(
                 directive_text = check_directive_text(payload.pop(DIRECTIVE_FIELD), DIRECTIVE_FIELD)
             except DirectiveTextError as exc:
                 return _error(422, str(exc))
-        issues = check_payload(input_schema(route.inputs_schema), payload)
+        issues = check_payload(input_schema(route.inputs_schema), payload, route.configured_keys)
         if issues:
             return _error(422, [f"{render_path(i.path)}: {i.message}" for i in issues])
         parameters: dict[str, Any] = {

@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     webhook_replay_retention_seconds: int = Field(default=24 * 3600, ge=300)
     # `hopflow serve` waits out a Prefect API outage, retrying with backoff up to this many seconds apart.
     serve_retry_max_seconds: float = Field(default=30.0, gt=0)
+    # The whole body must arrive within this: a sender trickling bytes is dropped with 408.
+    webhook_body_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

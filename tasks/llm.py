@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import httpx
+from hopflow.models.secrets import scrub
 from hopflow.models.settings import LLMProviderName, Settings, get_settings
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -169,7 +170,7 @@ class OpenAICompatibleProvider:
 
     def _scrub(self, text: str) -> str:
         # A misbehaving server or proxy may echo the Authorization header back in its error body.
-        return text.replace(self._api_key, "***") if self._api_key else text
+        return scrub(text, [self._api_key]) if self._api_key else text
 
     def _fail(self, message: str) -> LLMProviderError:
         return LLMProviderError(self._scrub(message))

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from hopflow.models.access.runs import (
     RunFile,
     RunLogUpdate,
+    read_known_refs,
     read_log_artifacts,
     read_watermark,
     record_run_artifacts,
@@ -539,6 +540,31 @@ def resolve_parent_runs(client: Any, snaps: Sequence[RunSnapshot]) -> None:
             snap.parent_run_id = parents[snap.parent_task_run_id]
 
 
+def owned_runs(snaps: Sequence[RunSnapshot]) -> list[RunSnapshot]:
+    """This hopflow's runs among runs of flows named like its own (a shared Prefect server holds other
+    projects' runs, and other hopflow databases'): a run already mirrored, or whose mission or
+    configuration parameter names one of this database's; a run with neither parameter counts when it
+    carries the `hopflow` tag."""
+    if not snaps:
+        return []
+    mission_ids = sorted({str(s.parameters["mission_id"]) for s in snaps if s.parameters.get("mission_id")})
+    config_refs = sorted({c for s in snaps if (c := _configuration_param(s))})
+    with session_scope() as session:
+        runs, missions, configurations = read_known_refs(
+            session, [s.run_id for s in snaps], mission_ids, config_refs
+        )
+
+    def ours(snap: RunSnapshot) -> bool:
+        if snap.run_id in runs:
+            return True
+        mission, config = snap.parameters.get("mission_id"), _configuration_param(snap)
+        if mission or config:
+            return str(mission) in missions or config in configurations
+        return "hopflow" in snap.tags
+
+    return [s for s in snaps if ours(s)]
+
+
 def sync_page(window: SyncWindow, offset: int, *, limit: int = PAGE_LIMIT, export: bool = True) -> PageResult:
     """One page of the reconciler: read runs from Prefect, export finished runs' logs, then write the
     page in one transaction."""
@@ -547,17 +573,18 @@ def sync_page(window: SyncWindow, offset: int, *, limit: int = PAGE_LIMIT, expor
     t0 = time.perf_counter()
     with get_client(sync_client=True) as client:
         flow_runs = read_flow_run_page(client, window, offset, limit)
-        snaps = [snapshot_of(fr, flow_name=window.flow_ids.get(str(fr.flow_id))) for fr in flow_runs]
+        read = [snapshot_of(fr, flow_name=window.flow_ids.get(str(fr.flow_id))) for fr in flow_runs]
+        snaps = owned_runs(read)
         resolve_parent_runs(client, snaps)
         t1 = time.perf_counter()
         exported = export_logs(client, plan_log_exports(snaps)) if export else {}
     t2 = time.perf_counter()
     result = mirror_runs(snaps, exported)
     t3 = time.perf_counter()
-    times = [t for s in snaps for t in (s.start_time, s.end_time) if t is not None]
+    times = [t for s in read for t in (s.start_time, s.end_time) if t is not None]
     return PageResult(
         offset=offset,
-        read=len(snaps),
+        read=len(read),
         run_ids=[s.run_id for s in snaps],
         open_run_ids=[s.run_id for s in snaps if s.state_type in ("RUNNING", "CANCELLING")],
         latest=max(times) if times else None,

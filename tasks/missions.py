@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-import yaml
 from hopflow.models.access.assets import create_asset, read_mission_state
 from hopflow.models.access.leases import acquire_lease, release_lease, require_lease
 from hopflow.models.access.status import advance_to, record_event
 from hopflow.models.db import session_scope
+from hopflow.models.documents import load_json, load_yaml
 from hopflow.models.enums import (
     AssetRole,
     AssetScopeType,
@@ -26,6 +26,7 @@ from hopflow.models.enums import (
 from hopflow.models.orm import Asset, Hop, Mission, ToolStep, utcnow
 from hopflow.models.orm.base import new_id
 from hopflow.models.schemas.specs import AssetRef, HopSpec, InputAssetSpec, MissionSpec
+from hopflow.models.secrets import escape_env_refs
 from hopflow.models.settings import Settings, get_settings
 from hopflow.tasks.assets import asset_table_rows, store_value
 from hopflow.tasks.knowledge.thoughts import record_planner_thought
@@ -97,7 +98,7 @@ def read_input_value(item: InputAssetSpec, base_dir: Path | None) -> Any:
         return path.read_bytes()
     if item.type == "json":
         text = path.read_text(encoding="utf-8")
-        return json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+        return load_json(text, str(path)) if suffix == ".json" else load_yaml(text, str(path))
     return path.read_text(encoding="utf-8")
 
 
@@ -147,6 +148,8 @@ def create_mission_from_spec(
             description=item.description,
         )
         store_value(asset, input_values[item.name], settings)
+    # Read once and kept up to date by add_hop: a read per hop made storing a long spec quadratic.
+    mission_assets = dict(read_mission_state(session, mission.id))
     for order, hop_spec in enumerate(spec.hops, start=1):
         add_hop(
             session,
@@ -154,6 +157,7 @@ def create_mission_from_spec(
             hop_spec,
             order,
             is_final=hop_spec.is_final or (spec.planner is None and order == len(spec.hops)),
+            mission_assets=mission_assets,
         )
     record_event(
         session,
@@ -166,8 +170,17 @@ def create_mission_from_spec(
     return mission
 
 
-def add_hop(session: Session, mission: Mission, hop_spec: HopSpec, order: int, *, is_final: bool) -> Hop:
-    """Write one hop with its steps; mappings reference assets by id, output assets start pending."""
+def add_hop(
+    session: Session,
+    mission: Mission,
+    hop_spec: HopSpec,
+    order: int,
+    *,
+    is_final: bool,
+    mission_assets: dict[str, Asset] | None = None,
+) -> Hop:
+    """Write one hop with its steps; mappings reference assets by id, output assets start pending.
+    `mission_assets` (name -> asset), when given, is the mission's assets so far, and gains the hop's."""
     hop = Hop(
         mission_id=mission.id,
         user_id=mission.user_id,
@@ -181,7 +194,8 @@ def add_hop(session: Session, mission: Mission, hop_spec: HopSpec, order: int, *
     )
     session.add(hop)
     session.flush()
-    mission_assets = {a.name: a for a in read_mission_state(session, mission.id).values()}
+    if mission_assets is None:
+        mission_assets = {a.name: a for a in read_mission_state(session, mission.id).values()}
     hop_assets: dict[str, Asset] = {}
     for s_order, step_spec in enumerate(hop_spec.steps, start=1):
         tool = get_tool(step_spec.tool)
@@ -470,7 +484,8 @@ def _run_planner(
             time.sleep(tool.retry_delay_seconds)
             continue
         reason = str(getattr(output, "reason", "") or "")
-        return output.hop, ctx.llm_calls, reason  # type: ignore[attr-defined]
+        # A planner's hop is tool output: its `${env.X}` text stays text (escaped), never resolved.
+        return escape_env_refs(output.hop), ctx.llm_calls, reason  # type: ignore[attr-defined]
     raise AssertionError("unreachable")
 
 

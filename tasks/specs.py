@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from hopflow.models.documents import MAX_DEPTH, DocumentError, compose_yaml, data_problem
 from hopflow.models.enums import AssetScopeType
 from hopflow.models.schemas.specs import UNION_TAGS, AssetRef, HopSpec, LiteralValue, MissionSpec, StepSpec
 from hopflow.models.secrets import has_env_refs
 from hopflow.tasks.tools import UnknownToolError, get_tool
 from hopflow.tasks.tools.registry import accepts, asset_type_of
 from pydantic import TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 PathT = tuple[str | int, ...]
 
@@ -97,13 +99,16 @@ def read_spec_document(path: Path) -> tuple[Any, dict[PathT, int]]:
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such mission spec file") from None
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node, data = compose_yaml(text, "the document")
+    except DocumentError as exc:
+        raise SpecError([SpecIssue((), f"refused: {exc}")], str(path)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError([SpecIssue((), f"not valid YAML/JSON:{where}: {problem}")], str(path)) from None
+    if (problem := data_problem(data)) is not None:  # NUL (kept by SQLite, refused by PostgreSQL), NaN
+        raise SpecError([SpecIssue((), f"refused: {problem}")], str(path))
     return data, (_line_index(node) if node is not None else {})
 
 
@@ -142,6 +147,10 @@ def load_mission_spec(path: Path) -> MissionSpec:
 # --- checking ------------------------------------------------------------------------------------
 def check_mission_spec(spec: MissionSpec, *, base_dir: Path | None = None) -> list[SpecIssue]:
     issues: list[SpecIssue] = []
+    # NUL characters (PostgreSQL refuses them, SQLite would keep them), NaN, nesting: both backends alike.
+    text_fields = spec.model_dump(exclude={"hops", "planner", "inputs"})
+    if (problem := data_problem(text_fields, max_depth=MAX_DEPTH + 2)) is not None:
+        issues.append(SpecIssue((), problem))
     catalog = AssetCatalog()
     for i, item in enumerate(spec.inputs):
         if item.name in catalog.mission:
@@ -171,6 +180,9 @@ def check_mission_spec(spec: MissionSpec, *, base_dir: Path | None = None) -> li
 def check_hop(hop: HopSpec, path: PathT, catalog: AssetCatalog) -> list[SpecIssue]:
     """Check one hop's steps in order; adds what they produce to `catalog.mission`."""
     issues: list[SpecIssue] = []
+    texts = hop.model_dump(include={"name", "description", "goal", "rationale", "success_criteria"})
+    if (problem := data_problem(texts)) is not None:
+        issues.append(SpecIssue(path, problem))
     catalog.hop = {}
     for s, step in enumerate(hop.steps):
         issues += check_step(step, (*path, "steps", s), catalog)
@@ -193,7 +205,7 @@ def check_step(step: StepSpec, path: PathT, catalog: AssetCatalog) -> list[SpecI
                 SpecIssue(where, f"tool {tool.id!r} takes no parameter {param!r} (it takes: {takes})")
             )
             continue
-        annotation, _ = inputs[param]
+        annotation = constrained(tool.input_model.model_fields[param])
         if isinstance(source, AssetRef):
             issues += _check_asset_ref(source, annotation, where, catalog, tool.id, param)
         elif isinstance(source, LiteralValue):
@@ -260,9 +272,17 @@ def _check_asset_ref(
     return []
 
 
+def constrained(field: FieldInfo) -> Any:
+    """A tool input field's annotation with its constraints (`Field(ge=0)`, lengths, patterns), so a
+    literal is checked against what the tool itself will enforce."""
+    return Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+
+
 def _check_literal(
     lit: LiteralValue, annotation: Any, where: PathT, tool_id: str, param: str
 ) -> list[SpecIssue]:
+    if (problem := data_problem(lit.literal)) is not None:
+        return [SpecIssue((*where, "literal"), f"parameter {param!r} of tool {tool_id!r}: {problem}")]
     if has_env_refs(lit.literal):
         return []  # resolved from the environment at run time; its type is checked then
     try:
@@ -304,5 +324,6 @@ def check_planner(spec: MissionSpec) -> list[SpecIssue]:
         if param not in inputs or param == "state":
             issues.append(SpecIssue(where, f"planner {tool.id!r} takes no parameter {param!r}"))
             continue
-        issues += _check_literal(lit, inputs[param][0], where, tool.id, param)
+        annotation = constrained(tool.input_model.model_fields[param])
+        issues += _check_literal(lit, annotation, where, tool.id, param)
     return issues

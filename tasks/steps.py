@@ -177,10 +177,13 @@ def _agent_allowlist(session: Session, mission_id: str) -> tuple[str | None, lis
     return (configuration.name if configuration else mission.agent_configuration_id), entries
 
 
-def load_parameters(mapping: dict[str, Any]) -> dict[str, Any]:
-    """Literal values as given, asset parameters as their (possibly offloaded) content."""
+def load_parameters(mapping: dict[str, Any], where: str = "step parameters") -> dict[str, Any]:
+    """Literal values with their `${env.X}` references resolved (an operator wrote them), asset
+    parameters as their (possibly offloaded) content, never resolved: an asset is data."""
     params = {
-        name: json.loads(source["json"]) for name, source in mapping.items() if source["type"] == "literal"
+        name: resolve_env_refs(json.loads(source["json"]), where=f"{where}.{name}")
+        for name, source in mapping.items()
+        if source["type"] == "literal"
     }
     assets = {name: source for name, source in mapping.items() if source["type"] == "asset"}
     if not assets:
@@ -391,7 +394,7 @@ def run_tool_step(step_id: str, run_name: str | None = None) -> StepOutcome:
         allowlist=allowlist,
     )
     try:
-        params = resolve_env_refs(load_parameters(begun.params), where=f"step {step_id} parameters")
+        params = load_parameters(begun.params, where=f"step {step_id} parameters")
         output = tool.run(params, ctx)
     except Exception as exc:
         error = scrub(f"{type(exc).__name__}: {exc}", secrets)

@@ -334,15 +334,16 @@ def trigger(
     ] = None,
 ) -> None:
     """Start a run of an agent now (an API trigger): through its deployment, or --local in this process."""
-    from hopflow.tasks.agents import AgentSpecError, check_payload, input_schema, read_agent
+    from hopflow.models.documents import DocumentError, load_json
+    from hopflow.tasks.agents import AgentSpecError, check_payload, configured_keys, input_schema, read_agent
     from hopflow.tasks.agents.directives import check_directive_text
 
     settings()
     _migrated()
     try:
-        body = json.loads(payload)
-    except json.JSONDecodeError as exc:
-        raise fail(f"--payload is not JSON: {exc}") from None
+        body = load_json(payload, "--payload")
+    except DocumentError as exc:
+        raise fail(str(exc)) from None
     with clear_errors():
         view = read_agent(configuration)
         if view.configuration.status != AgentConfigurationStatus.ACTIVE:
@@ -350,7 +351,8 @@ def trigger(
                 f"configuration {view.configuration.name!r} is {view.configuration.status.value}: "
                 "enable it first"
             )
-        if issues := check_payload(input_schema(view.definition.inputs_schema), body):
+        configured = configured_keys(view.configuration.yaml_config)
+        if issues := check_payload(input_schema(view.definition.inputs_schema), body, configured):
             raise AgentSpecError(issues, "--payload", kind="trigger payload")
     parameters: dict[str, Any] = {"configuration_id": view.configuration.id, "payload": body}
     if playbook:

@@ -163,6 +163,11 @@ def list_configurations(
     return list(session.scalars(stmt))
 
 
+def read_configuration_names(session: Session) -> list[str]:
+    """Every configuration's name, whatever its status."""
+    return list(session.scalars(sa.select(AgentConfiguration.name).order_by(AgentConfiguration.name)))
+
+
 def read_active_configurations(session: Session) -> list[AgentConfiguration]:
     return list_configurations(session, statuses=[AgentConfigurationStatus.ACTIVE])
 

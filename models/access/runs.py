@@ -551,3 +551,30 @@ def read_run_detail(session: Session, row: AgentRunLog) -> dict[str, Any]:
         "logs_ref": row.logs_ref,
         "artifacts": artifacts,
     }
+
+
+def read_known_refs(
+    session: Session, run_ids: Sequence[str], mission_ids: Sequence[str], configuration_refs: Sequence[str]
+) -> tuple[set[str], set[str], set[str]]:
+    """Which of these flow runs (by agent_run_logs), missions and configurations (by id or name) this
+    database holds: how the reconciler tells its own runs from other projects' on a shared server."""
+    runs: set[str] = set()
+    missions: set[str] = set()
+    configurations: set[str] = set()
+    size = 500
+    for i in range(0, len(run_ids), size):
+        chunk = list(run_ids[i : i + size])
+        runs |= set(session.scalars(sa.select(AgentRunLog.run_id).where(AgentRunLog.run_id.in_(chunk))))
+    for i in range(0, len(mission_ids), size):
+        chunk = list(mission_ids[i : i + size])
+        missions |= set(session.scalars(sa.select(Mission.id).where(Mission.id.in_(chunk))))
+    for i in range(0, len(configuration_refs), size):
+        chunk = list(configuration_refs[i : i + size])
+        rows = session.execute(
+            sa.select(AgentConfiguration.id, AgentConfiguration.name).where(
+                sa.or_(AgentConfiguration.id.in_(chunk), AgentConfiguration.name.in_(chunk))
+            )
+        )
+        for config_id, name in rows:
+            configurations |= {config_id, name}
+    return runs, missions, configurations

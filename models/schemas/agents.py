@@ -151,6 +151,9 @@ class InputSpec(Spec):
     description: str | None = None
     # Used when a configuration gives no value (part of the effective configuration).
     default: Any = None
+    # Whether a trigger's payload may set it (never when the configuration gave a value): whoever can
+    # trigger the agent must not be able to redirect its URLs or tokens.
+    from_trigger: bool = False
 
 
 class OutputSpec(Spec):

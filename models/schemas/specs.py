@@ -9,6 +9,10 @@ from hopflow.models.enums import AssetRole, AssetScopeType
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
+# A spec past these is refused, not stored (README, "Security model"); a planner proposes hops one at a
+# time, up to its max_hops.
+MAX_HOPS = 1000
+MAX_STEPS_PER_HOP = 100
 
 
 class Spec(BaseModel):
@@ -107,7 +111,7 @@ class HopSpec(Spec):
     rationale: str | None = None
     success_criteria: list[str] = Field(default_factory=list)
     is_final: bool = False
-    steps: list[StepSpec] = Field(min_length=1)
+    steps: list[StepSpec] = Field(min_length=1, max_length=MAX_STEPS_PER_HOP)
 
 
 class PlannerSpec(Spec):
@@ -115,7 +119,7 @@ class PlannerSpec(Spec):
 
     tool: str
     parameter_mapping: dict[str, LiteralValue] = Field(default_factory=dict)
-    max_hops: int = Field(default=10, ge=1, le=1000)
+    max_hops: int = Field(default=10, ge=1, le=MAX_HOPS)
 
 
 class MissionSpec(Spec):
@@ -124,7 +128,7 @@ class MissionSpec(Spec):
     goal: str | None = None
     success_criteria: list[str] = Field(default_factory=list)
     inputs: list[InputAssetSpec] = Field(default_factory=list)
-    hops: list[HopSpec] = Field(default_factory=list)
+    hops: list[HopSpec] = Field(default_factory=list, max_length=MAX_HOPS)
     planner: PlannerSpec | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 

@@ -11,6 +11,7 @@ import yaml
 from hopflow.models.access import agents as access
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.db import session_scope
+from hopflow.models.documents import data_problem
 from hopflow.models.enums import (
     AgentConfigurationStatus,
     AgentDefinitionStatus,
@@ -23,9 +24,10 @@ from hopflow.models.schemas.agents import (
     ConfigurationRead,
     DefinitionRead,
 )
+from hopflow.models.secrets import short_secrets
 from hopflow.tasks.agents.errors import AgentSpecError
 from hopflow.tasks.agents.inputs import check_input_values, effective_config, input_schema
-from hopflow.tasks.agents.placeholders import name_context, render_name
+from hopflow.tasks.agents.placeholders import env_var_name, name_context, render_name
 from hopflow.tasks.agents.reading import _configuration, _definition
 from hopflow.tasks.agents.routes import _active_routes, agent_view, route_conflicts, webhook_routes_for
 from hopflow.tasks.specs import (
@@ -88,8 +90,19 @@ def configure_agent(
             raise ValueError(
                 f"a configuration named {name!r} already exists (names are unique: they name deployments)"
             )
+        normal = env_var_name(name)
+        twin = next((n for n in access.read_configuration_names(session) if env_var_name(n) == normal), None)
+        if twin is not None:
+            raise ValueError(
+                f"configuration name {name!r} normalises to {normal}, as the existing configuration "
+                f"{twin!r} does: the two would share webhook secrets ({normal}_...) and routes; "
+                "choose another name"
+            )
         schema = input_schema(definition.inputs_schema)
         issues = check_input_values(schema, values)
+        issues += [SpecIssue((key,), problem) for key, v in values.items() for problem in short_secrets(v)]
+        if (problem := data_problem(dict(values))) is not None:
+            issues.append(SpecIssue((), problem))
         if issues:
             located = [SpecIssue(i.path, i.message, line_of(lines, i.path)) for i in issues]
             raise AgentSpecError(

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
+from hopflow.models.documents import data_problem, load_yaml
 from hopflow.models.enums import (
     InputType,
 )
 from hopflow.models.schemas.agents import (
     InputSpec,
 )
-from hopflow.models.secrets import ENV_REF, has_env_refs
+from hopflow.models.secrets import ENV_REF, escape_env_refs
 from hopflow.tasks.specs import (
     PathT,
     SpecIssue,
@@ -84,22 +85,62 @@ def check_input_values(
     return issues
 
 
-def check_payload(schema: list[InputSpec], payload: Any) -> list[SpecIssue]:
-    """A trigger payload (webhook body, event payload, API call): an object of declared inputs.
+def configured_keys(yaml_config: str | None) -> list[str]:
+    """The inputs a configuration gave a value to (its values text as written): no trigger may set them."""
+    values = load_yaml(yaml_config or "", what="configuration values") or {}
+    if not isinstance(values, Mapping):
+        return []
+    return sorted(str(k) for k, v in values.items() if v is not None)
 
-    `${env.X}` references are refused: the step runner resolves them in literals, so a caller
-    could otherwise read the server's environment into a tool call.
+
+def check_payload(
+    schema: list[InputSpec], payload: Any, configured: Collection[str] = ()
+) -> list[SpecIssue]:
+    """A trigger payload (webhook body, event payload, API call): an object of declared inputs that the
+    blueprint lets a trigger set (`from_trigger: true`) and the configuration did not set.
+
+    Its text is data: an `${env.X}` in it, key or value, is bound escaped and never resolved.
     """
     if not isinstance(payload, dict):
         got = "null" if payload is None else type(payload).__name__
         return [SpecIssue((), f"the payload must be a JSON object of the agent's inputs, got {got}")]
-    issues = [
-        SpecIssue(("payload", *i.path), i.message) for i in check_input_values(schema, payload, require=False)
+    if (problem := data_problem(payload)) is not None:
+        return [SpecIssue(("payload",), problem)]
+    by_key = {s.key: s for s in schema}
+    settable = [s.key for s in schema if s.from_trigger and s.key not in configured]
+    issues: list[SpecIssue] = []
+    refused: dict[str, str] = {}
+    for key in payload:
+        spec = by_key.get(str(key))
+        if spec is None:
+            issues.append(SpecIssue(("payload", key), _unknown_key(str(key), list(by_key), "input")))
+        elif key in configured:
+            refused[key] = "set by the configuration"
+        elif not spec.from_trigger:
+            refused[key] = "not marked from_trigger: true in the blueprint"
+    for key, why in refused.items():
+        issues.append(
+            SpecIssue(
+                ("payload", key),
+                f"input {key!r} cannot be set by a trigger ({why}); a payload may set: "
+                f"{', '.join(settable) or 'nothing'}",
+            )
+        )
+    allowed = {k: v for k, v in payload.items() if str(k) in by_key and k not in refused}
+    issues += [
+        SpecIssue(("payload", *i.path), i.message)
+        for i in check_input_values(schema, allowed, require=False)
     ]
-    for key, value in payload.items():
-        if has_env_refs(value) or (isinstance(key, str) and ENV_REF.search(key)):
-            issues.append(SpecIssue(("payload", key), "${env.X} references are not accepted in a payload"))
     return issues
+
+
+def split_inputs(
+    inputs: Mapping[str, Any], payload: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A run's inputs as (what the configuration gave, what the trigger sent, escaped): `${env.X}` is
+    resolved in the first only; the second is bound as text the resolver leaves as written."""
+    configured = {k: v for k, v in inputs.items() if k not in payload}
+    return configured, escape_env_refs({k: v for k, v in inputs.items() if k in payload})
 
 
 def effective_config(schema: list[InputSpec], values: Mapping[str, Any]) -> dict[str, Any]:

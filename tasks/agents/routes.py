@@ -14,6 +14,7 @@ from hopflow.models.schemas.agents import (
     WebhookTriggerSpec,
     trigger_from_config,
 )
+from hopflow.tasks.agents.inputs import configured_keys
 from hopflow.tasks.agents.placeholders import env_var_name, name_context, render_name
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -28,6 +29,8 @@ class WebhookRoute(BaseModel):
     secret_env: str
     playbook: str | None = None
     inputs_schema: list[dict[str, Any]] = []
+    # Inputs the configuration set: a webhook body may not set them (422).
+    configured_keys: list[str] = []
 
 
 def normalise_path(path: str) -> str:
@@ -56,17 +59,26 @@ def webhook_routes_for(view: AgentView) -> list[WebhookRoute]:
                     secret_env=env_var_name(render_name(trigger.secret_env, context)),
                     playbook=trigger.playbook,
                     inputs_schema=definition.inputs_schema,
+                    configured_keys=configured_keys(config.yaml_config),
                 )
             )
     return routes
 
 
 def route_conflicts(routes: Iterable[WebhookRoute]) -> list[str]:
-    """Every (method, path) claimed by more than one configuration, as sentences."""
+    """Every (method, path) claimed by more than one configuration, and every webhook secret variable
+    read by more than one (one signature would then be valid on all their paths), as sentences."""
     owners: dict[tuple[str, str], list[str]] = {}
+    readers: dict[str, set[str]] = {}
     for route in routes:
         owners.setdefault((route.method, route.path), []).append(route.configuration_name)
-    return [
+        readers.setdefault(route.secret_env, set()).add(route.configuration_name)
+    shared = [
+        f"webhook secret {env} shared by configurations {', '.join(sorted(names))}: each needs its own"
+        for env, names in readers.items()
+        if len(names) > 1
+    ]
+    return shared + [
         f"webhook path claimed twice: {method} {path} by configurations {', '.join(sorted(set(names)))}"
         if len(set(names)) > 1
         else f"webhook path claimed twice: {method} {path} by configuration {names[0]}"

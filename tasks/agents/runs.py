@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -12,6 +11,7 @@ from hopflow.models.access import agents as access
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.access.runs import last_successful_run, upsert_run_log
 from hopflow.models.db import session_scope
+from hopflow.models.documents import DocumentError, load_json
 from hopflow.models.enums import (
     AgentConfigurationStatus,
     LastRunStatus,
@@ -22,11 +22,18 @@ from hopflow.models.schemas.agents import (
     PlaybookStepSpec,
 )
 from hopflow.models.schemas.specs import HopSpec, LiteralValue, MissionSpec, StepSpec
-from hopflow.models.secrets import redact, resolve_env_refs, scrub, secret_values
+from hopflow.models.secrets import (
+    MIN_SECRET_CHARS,
+    escape_env_refs,
+    redact,
+    resolve_env_refs,
+    scrub,
+    secret_values,
+)
 from hopflow.tasks.agents.conditions import ConditionError, evaluate_condition
 from hopflow.tasks.agents.directives import check_directive_text, one_off_snapshot
 from hopflow.tasks.agents.errors import MISSION_REF_PREFIX, PREVIEW_CHARS, AgentNotFound, AgentSpecError
-from hopflow.tasks.agents.inputs import check_payload, input_schema
+from hopflow.tasks.agents.inputs import check_payload, configured_keys, input_schema, split_inputs
 from hopflow.tasks.agents.placeholders import bind_placeholders
 from hopflow.tasks.agents.reading import _configuration
 from hopflow.tasks.missions import create_mission_from_spec
@@ -86,11 +93,9 @@ def normalise_payload(payload: Any) -> Any:
         return {}
     if isinstance(payload, str):
         try:
-            return json.loads(payload)
-        except json.JSONDecodeError as exc:
-            raise AgentSpecError(
-                [SpecIssue((), f"payload is not JSON: {exc}")], kind="trigger payload"
-            ) from None
+            return load_json(payload, "payload")
+        except DocumentError as exc:
+            raise AgentSpecError([SpecIssue((), str(exc))], kind="trigger payload") from None
     return payload
 
 
@@ -118,13 +123,17 @@ def snapshot_agent_run(
             )
         definition = configuration.definition
         schema = input_schema(definition.inputs_schema)
-        if issues := check_payload(schema, payload):
+        if issues := check_payload(schema, payload, configured_keys(configuration.yaml_config)):
             raise AgentSpecError(
                 issues, f"{kind.value} payload for {configuration.name}", kind="trigger payload"
             )
-        inputs = {**(configuration.effective_config_cache or {}), **payload}
-        # Fail now, naming the variable, rather than mid-mission; the values are not kept.
-        resolve_env_refs(inputs, where=f"configuration {configuration.name} inputs")
+        configured = dict(configuration.effective_config_cache or {})
+        inputs = {**configured, **payload}
+        # Fail now, naming the variable, rather than mid-mission; the values are not kept. Only what
+        # the configuration wrote is resolved: a payload is data.
+        resolve_env_refs(
+            configured, where=f"configuration {configuration.name} inputs", min_length=MIN_SECRET_CHARS
+        )
         chosen = _playbook(session, definition, playbook)
         # A one-off directive replaces the stored one for this run only; the stored one is not read.
         one_off = directive_text is not None
@@ -215,9 +224,15 @@ def build_mission_spec(context: AgentRunContext) -> tuple[MissionSpec | None, li
     first in the same hop. Conditions see resolved inputs (in memory only); bound literals keep
     `${env.X}` references, which the step runner resolves at run time.
     """
-    resolved = resolve_env_refs(context.inputs, where="inputs")
+    configured, outside = split_inputs(context.inputs, context.payload)
+    resolved = {**resolve_env_refs(configured, where="inputs"), **context.payload}
     condition_context = binding_context(context, resolved)
-    bind_context = binding_context(context, context.inputs)
+    # Payload text is bound escaped: the step runner resolves `${env.X}` in literals, and must
+    # never do so in what a trigger sent (keys included, at any depth).
+    bind_context = {
+        **binding_context(context, {**configured, **outside}),
+        "payload": escape_env_refs(context.payload),
+    }
     hops: list[HopSpec] = []
     skipped: list[str] = []
     used: set[str] = set()

@@ -22,6 +22,7 @@ from hopflow.flows.mission import run_mission
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.db import get_engine, session_scope
 from hopflow.models.orm import LLMCall, Mission
+from hopflow.models.secrets import representations
 from hopflow.models.settings import get_settings, reset_settings
 from hopflow.tasks.llm import offline_answer, render_prompt_text
 from hopflow.tasks.missions import create_mission_from_spec
@@ -238,3 +239,54 @@ def test_full_storage_keeps_the_prompt_and_output_text(
     # and full storage keeps prompts, not the secrets other steps used
     assert find({"prompt marker": marker}, database_text()) == ["prompt marker in llm_calls.prompt_text"]
     assert find({"secret": secret}, database_text()) == []
+
+
+def secret_shapes(label: str, secret: str) -> dict[str, str]:
+    """Every shape a secret takes in text, and head and tail pieces of each (what a shortened echo keeps)."""
+    needles = {}
+    for n, shape in enumerate(sorted(representations(secret))):
+        needles[f"{label} shape {n}"] = shape
+        needles |= {f"{label} head {n}": shape[:12], f"{label} tail {n}": shape[-12:]}
+    return needles
+
+
+def failing_spec(variable: str) -> dict[str, Any]:
+    # noop.sleep's own validation echoes the value back: pydantic shortens a long one, repr doubles "\"
+    step = {"tool": "noop.sleep", "parameter_mapping": {"seconds": {"literal": f"${{env.{variable}}}"}}}
+    return {"name": f"leaky-{variable.lower()}", "hops": [{"name": "work", "steps": [step]}]}
+
+
+def test_secrets_echoed_in_errors_are_scrubbed_in_every_shape_everywhere(
+    hopflow_env: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    secrets = {
+        "HOPFLOW_TEST_LONG": "tok_" + uuid.uuid4().hex + "0123456789abcdefghijklmnopqrstuv",  # 68 chars
+        "HOPFLOW_TEST_SLASHES": "C:\\keys\\prod\\" + uuid.uuid4().hex[:16],
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    started = datetime.now(UTC) - timedelta(seconds=5)
+    flow_runs = []
+    with caplog.at_level(logging.INFO, logger="hopflow"):
+        for name in secrets:
+            with session_scope() as session:
+                user = ensure_user(session)
+                spec = parse_mission_spec(failing_spec(name))
+                mission_id = create_mission_from_spec(session, spec, user_id=user.id).id
+            with pytest.raises(Exception, match="float_parsing"):
+                run_mission(mission_id)
+            with session_scope() as session:
+                row = session.get(Mission, mission_id)
+                assert row is not None and row.status.value == "failed" and row.flow_run_id is not None
+                flow_runs.append(row.flow_run_id)
+        sync_run_logs(since=started, flow_names=["mission"])
+    needles: dict[str, str] = {}
+    for name, value in secrets.items():
+        needles |= secret_shapes(name, value)
+    stored = list(database_text())
+    assert any("float_parsing" in text for _, text in stored)  # the errors were stored, scrubbed
+    assert find(needles, iter(stored)) == []
+    for flow_run_id in flow_runs:
+        assert find(needles, prefect_text(flow_run_id)) == []
+    assert find(needles, log_files()) == []
+    assert find(needles, iter([("process log", caplog.text)])) == []

@@ -39,7 +39,7 @@ BASE: dict[str, Any] = {
         {"key": "token", "type": "string", "required": True},
         {"key": "threshold", "type": "number", "default": 10},
         {"key": "loud", "type": "boolean", "default": False},
-        {"key": "order", "type": "json"},
+        {"key": "order", "type": "json", "from_trigger": True},
     ],
     "outputs": [{"key": "brief", "type": "md"}, {"key": "alert", "type": "md"}],
     "memory": {"type": "postgres", "namespace": "sentinel_{{workspace_id}}_{{instance_id}}"},

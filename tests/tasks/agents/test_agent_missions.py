@@ -144,13 +144,17 @@ def test_duplicate_step_names_get_distinct_hops() -> None:
     assert spec is not None and [h.name for h in spec.hops] == ["echo", "echo#2"]
 
 
-def test_payload_is_checked_against_the_inputs_and_env_references_are_refused() -> None:
+def test_payload_is_checked_against_the_inputs_a_trigger_may_set() -> None:
     schema = input_schema(BASE["inputs"])
-    assert check_payload(schema, {"order": {"id": 1}, "threshold": 3}) == []
-    problems = [i.message for i in check_payload(schema, {"order": "x", "colour": 1, "shop": "${env.HOME}"})]
+    assert check_payload(schema, {"order": {"id": 1, "note": "${env.HOME}"}}) == []  # data, not refused
+    problems = [i.message for i in check_payload(schema, {"order": "x", "colour": 1, "shop": "Evil"})]
     assert any("wrong type for input 'order': expected json" in p for p in problems)
     assert any("unknown input 'colour'" in p for p in problems)
-    assert any("${env.X} references are not accepted in a payload" in p for p in problems)
+    assert any("input 'shop' cannot be set by a trigger" in p for p in problems)
+    configured = [i.message for i in check_payload(schema, {"order": {}}, configured=["order"])]
+    assert configured == [
+        "input 'order' cannot be set by a trigger (set by the configuration); a payload may set: nothing"
+    ]
     assert "must be a JSON object" in check_payload(schema, [1, 2])[0].message
 
 
