@@ -9,13 +9,16 @@ from typing import Any, cast
 
 import hopflow.flows.mirror as mirror
 import yaml
+from hopflow.deployments.templates import template_deployments
 from hopflow.deployments.triggers import event_trigger_yaml, event_triggers_for, schedule_yaml, schedules_for
 from hopflow.flows.agent_run import agent_run_flow
 from hopflow.models.schemas.agents import AgentView
 from hopflow.tasks.agents import read_configurations, read_webhook_routes
+from hopflow.tasks.agents.forms import agent_parameter_schema
 from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
+from prefect.utilities.callables import ParameterSchema
 
 logger = logging.getLogger("hopflow.deployments")
 
@@ -51,8 +54,9 @@ def concurrency_for(view: AgentView) -> ConcurrencyLimitConfig:
 
 
 def deployment_for(view: AgentView) -> RunnerDeployment:
-    """The deployment of one configuration: its schedules, event triggers, concurrency, tags, description."""
-    return agent_run_flow.to_deployment(
+    """The deployment of one configuration: its schedules, event triggers, concurrency, tags, description,
+    and a Run form made of the blueprint's inputs."""
+    deployment = agent_run_flow.to_deployment(
         name=view.configuration.name,
         parameters={"configuration_id": view.configuration.id},
         schedules=schedules_for(view) or None,
@@ -63,7 +67,11 @@ def deployment_for(view: AgentView) -> RunnerDeployment:
         version=view.definition.version,
         # By module, so a worker finds the flow wherever hopflow is installed.
         entrypoint_type=EntrypointType.MODULE_PATH,
+        # Event payloads arrive templated; hopflow checks every payload itself, naming what is wrong.
+        enforce_parameter_schema=False,
     )
+    deployment._parameter_openapi_schema = ParameterSchema(**agent_parameter_schema(view))
+    return deployment
 
 
 def active_agents() -> list[AgentView]:
@@ -94,10 +102,13 @@ def serve_agents(
     views: list[AgentView] | None = None,
 ) -> None:
     """Serve every active configuration (and the reconciler) in this process until interrupted."""
-    deployments = build_deployments(views)
+    deployments = build_deployments(views) + template_deployments()
     deployments += hopflow_support(reconcile_seconds)
     if not deployments:
-        raise LookupError("nothing to serve: no active agent configuration (hopflow agents configure ...)")
+        raise LookupError(
+            "nothing to serve: no active agent configuration (hopflow agents configure ...) "
+            "and no mission template (hopflow missions deploy SPEC)"
+        )
     serve(*deployments, limit=limit, query_seconds=poll_seconds, print_starting_message=False)
 
 
@@ -115,9 +126,12 @@ def deploy_agents(
     from prefect import deploy
 
     views = active_agents() if views is None else views
-    deployments = build_deployments(views)
+    deployments = build_deployments(views) + template_deployments()
     if not deployments:
-        raise LookupError("nothing to deploy: no active agent configuration (hopflow agents configure ...)")
+        raise LookupError(
+            "nothing to deploy: no active agent configuration (hopflow agents configure ...) "
+            "and no mission template (hopflow missions deploy SPEC)"
+        )
     # A worker loads flows by module; a deployment that names a file needs an image or remote storage.
     for extra in hopflow_support(reconcile_seconds):
         if extra.entrypoint_type == EntrypointType.MODULE_PATH:

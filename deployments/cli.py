@@ -10,7 +10,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import typer
-from hopflow.deployments.commands import agents, db, missions, runs
+from hopflow.deployments.commands import agents, db, missions, runs, templates
 from hopflow.deployments.commands.common import console, settings
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.command()(missions.run)
 app.command()(missions.demo)
 # Top-level agent commands (serve, deploy, trigger, webhooks) register themselves on `app` here.
 agents.register(app)
+templates.register(missions.missions_app)
 
 
 @app.command()

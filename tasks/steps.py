@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from typing import Any
 
 from hopflow.models.access.status import advance_to, record_event
@@ -15,8 +16,9 @@ from hopflow.models.enums import AssetStatus, FaultSeverity, ToolExecutionStatus
 from hopflow.models.orm import Asset, Fault, Hop, LLMCall, ToolStep, utcnow
 from hopflow.models.secrets import resolve_env_refs, scrub, secret_values
 from hopflow.models.settings import PromptStorage, Settings, get_settings
-from hopflow.tasks.artifacts import publisher
-from hopflow.tasks.assets import artifact_key, asset_markdown, is_ready, load_value, store_value
+from hopflow.tasks import step_logs
+from hopflow.tasks.artifacts import asset_artifact, mission_label, publisher
+from hopflow.tasks.assets import is_ready, load_value, store_value
 from hopflow.tasks.llm import LLMCallRecord, redact_prompt
 from hopflow.tasks.tools import ToolContext, get_tool
 from prefect import task
@@ -115,7 +117,7 @@ def complete_step(
     step_id: str, output: BaseModel, llm_calls: list[LLMCallRecord], flow_run_id: str | None
 ) -> StepOutcome:
     settings = get_settings()
-    written: list[Asset] = []
+    written: list[tuple[Asset, Any]] = []
     with session_scope() as session:
         step = session.get(ToolStep, step_id)
         assert step is not None
@@ -125,10 +127,11 @@ def complete_step(
         for out_field, target in (step.result_mapping or {}).items():
             asset = session.get(Asset, target["asset_id"])
             assert asset is not None
-            store_value(asset, getattr(output, out_field), settings)
+            value = getattr(output, out_field)
+            store_value(asset, value, settings)
             advance_to(session, asset, AssetStatus.READY)
             summaries[asset.name] = asset.content_summary or ""
-            written.append(asset)
+            written.append((asset, value))
         step.execution_result = {"outputs": summaries}
         advance_to(session, step, ToolExecutionStatus.COMPLETED)
         step.completed_at = utcnow()
@@ -141,18 +144,11 @@ def complete_step(
             tool_step_id=step.id,
         )
         session.flush()
-        markdown = [(a.name, a.scope_id, asset_markdown(a)) for a in written]
-        mission_id = hop.mission_id
+        label = mission_label(session, hop.mission_id)
+        views = [asset_artifact(a, value, label, flow_run_id) for a, value in written]
     _, task_run_id = _current_ids()
-    for name, _scope, body in markdown:
-        publisher.submit(
-            key=artifact_key("asset", mission_id[:8], name),
-            type="markdown",
-            data=body,
-            description=f"asset {name} of mission {mission_id}",
-            flow_run_id=flow_run_id,
-            task_run_id=task_run_id,
-        )
+    for view in views:
+        publisher.submit(**view, type="markdown", flow_run_id=flow_run_id, task_run_id=task_run_id)
     return StepOutcome(
         step_id=step_id,
         status="completed",
@@ -246,16 +242,26 @@ def run_tool_step(step_id: str) -> StepOutcome:
     ctx = ToolContext.from_settings(
         mission_id=begun.mission_id, tool_step_id=step_id, flow_run_id=flow_run_id
     )
+    started = time.perf_counter()
     try:
-        params = resolve_env_refs(load_parameters(begun.params), where=f"step {step_id} parameters")
+        loaded = load_parameters(begun.params)
+        step_logs.log_step_start(begun.tool_id, begun.params, loaded, secrets)
+        params = resolve_env_refs(loaded, where=f"step {step_id} parameters")
+        started = time.perf_counter()
         output = tool.run(params, ctx)
     except Exception as exc:
         error = scrub(f"{type(exc).__name__}: {exc}", secrets)
+        if context := step_logs.error_context(begun.params, secrets):
+            error = f"{error} ({begun.tool_id}: {context})"
         attempt = runtime_task_run.run_count if task_run_id else 1
-        if attempt > tool.retries:
+        final = attempt > tool.retries
+        step_logs.log_step_failed(begun.tool_id, error, time.perf_counter() - started, attempt, final)
+        if final:
             fail_step(step_id, error)
-        else:
-            logger.warning("step %s attempt %s failed (%s); Prefect retries it", step_id, attempt, error)
-        # `from None`: the original exception's text may carry a resolved secret.
-        raise ToolStepError(error) from None
-    return complete_step(step_id, output, ctx.llm_calls, flow_run_id)
+        # The tool's own frames stay in the traceback; the message is the scrubbed one and
+        # `from None` drops the original exception, whose text may carry a resolved secret.
+        raise ToolStepError(error).with_traceback(exc.__traceback__) from None
+    seconds = time.perf_counter() - started
+    outcome = complete_step(step_id, output, ctx.llm_calls, flow_run_id)
+    step_logs.log_step_done(begun.tool_id, outcome.outputs, ctx.llm_calls, seconds, secrets)
+    return outcome

@@ -24,6 +24,7 @@ from hopflow.models.orm.knowledge import (
 )
 from hopflow.models.orm.living import AgentConsciousness, InboxEvent
 from hopflow.models.orm.runs import AgentRunLog, LLMCall, RunArtifact, SyncWatermark
+from hopflow.models.orm.templates import MissionTemplate
 
 __all__ = [
     "AgentConfiguration",
@@ -42,6 +43,7 @@ __all__ = [
     "LLMCall",
     "MemoryContext",
     "Mission",
+    "MissionTemplate",
     "Plan",
     "PlanTask",
     "Playbook",
