@@ -101,15 +101,23 @@ def serve_agents(
     reconcile_seconds: int | None = 60,
     views: list[AgentView] | None = None,
 ) -> None:
-    """Serve every active configuration (and the reconciler) in this process until interrupted."""
+    """Serve every active configuration and mission template in this process until interrupted, with
+    the run-log reconciler as a thread of this process (no flow runs of its own in the Runs list)."""
+    from hopflow.deployments.reconciler import Reconciler
+
     deployments = build_deployments(views) + template_deployments()
-    deployments += hopflow_support(reconcile_seconds)
+    deployments += hopflow_support(None)  # the crash automation; the reconciler runs below
     if not deployments:
         raise LookupError(
             "nothing to serve: no active agent configuration (hopflow agents configure ...) "
             "and no mission template (hopflow missions deploy SPEC)"
         )
-    serve(*deployments, limit=limit, query_seconds=poll_seconds, print_starting_message=False)
+    reconciler = Reconciler(reconcile_seconds).start() if reconcile_seconds is not None else None
+    try:
+        serve(*deployments, limit=limit, query_seconds=poll_seconds, print_starting_message=False)
+    finally:
+        if reconciler is not None:
+            reconciler.stop()
 
 
 def deploy_agents(

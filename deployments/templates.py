@@ -9,7 +9,6 @@ from datetime import timedelta
 from hopflow.flows.mission_template import mission_template_flow
 from hopflow.models.schemas.specs import MissionSpec
 from hopflow.tasks.templates import TemplateView, parameter_schema, read_template, read_templates
-from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import Cron, Interval, Schedule
 from prefect.utilities.callables import ParameterSchema
@@ -51,9 +50,6 @@ def template_deployment(view: TemplateView, spec: MissionSpec) -> RunnerDeployme
         tags=["hopflow", "mission-template", f"template:{view.name}"],
         description=template_description(view, spec),
         version=str(view.version),
-        concurrency_limit=ConcurrencyLimitConfig(
-            limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
-        ),
         entrypoint_type=EntrypointType.MODULE_PATH,
         # hopflow checks the inputs itself (tasks/templates.py), naming what is wrong and where.
         enforce_parameter_schema=False,

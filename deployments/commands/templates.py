@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from hopflow.deployments.commands.common import clear_errors, console, settings
 from rich.markup import escape
-from rich.table import Table
 
 
 def _prefect_api() -> str | None:
@@ -36,13 +35,7 @@ def deploy(
     with clear_errors():
         migrations.upgrade(None)
         view = store_template(spec, name=name, cron=cron, timezone=timezone, interval_seconds=interval)
-    when = (
-        f"cron {view.cron} ({view.timezone})"
-        if view.cron
-        else f"every {view.interval_seconds} s"
-        if view.interval_seconds
-        else "on demand"
-    )
+    when = _when(view)
     console.print(
         f"stored mission template [bold]{escape(view.name)}[/] v{view.version} "
         f"(inputs: {escape(', '.join(view.inputs) or 'none')}); {escape(when)}",
@@ -64,29 +57,46 @@ def deploy(
 
 
 def templates() -> None:
-    """Stored mission templates with their schedules and deployments."""
+    """Stored mission templates with their schedules, inputs and deployments."""
     from hopflow.tasks.templates import read_templates
 
     settings()
     with clear_errors():
         views = read_templates()
-    table = Table(show_edge=False, pad_edge=False)
-    for col in ("name", "version", "schedule", "inputs", "deployment", "source"):
-        table.add_column(col)
+    if not views:
+        console.print("no mission template: hopflow missions deploy SPEC [--cron ... --timezone ...]")
+        return
     for v in views:
-        schedule = (
+        console.print(
+            f"{v.name}  v{v.version}  {_when(v)}  inputs: {', '.join(v.inputs) or 'none'}  "
+            f"-> {v.deployment}  ({v.source or 'no source'})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _when(v: Any) -> str:
+    if v.cron:
+        return f"cron {v.cron} ({v.timezone})"
+    return f"every {v.interval_seconds} s" if v.interval_seconds else "on demand"
+
+
+def print_served_templates() -> None:
+    """The mission templates `hopflow serve` serves, one line each."""
+    from hopflow.tasks.templates import read_templates
+
+    with clear_errors():
+        views = read_templates()
+    for v in views:
+        when = (
             f"cron {v.cron} ({v.timezone})"
             if v.cron
             else f"every {v.interval_seconds} s"
             if v.interval_seconds
-            else "-"
+            else "API only"
         )
-        cells = (v.name, str(v.version), schedule, ", ".join(v.inputs) or "-", v.deployment, v.source or "-")
-        table.add_row(*(escape(c) for c in cells))
-    if not views:
-        console.print("no mission template: hopflow missions deploy SPEC [--cron ... --timezone ...]")
-        return
-    console.print(table)
+        console.print(f"  {v.deployment}: {when}", markup=False)
 
 
 def register(missions_app: typer.Typer) -> None:

@@ -21,9 +21,13 @@ JSON_SCHEMA_TYPES = {
 }
 
 
+def _is_secret(spec: InputSpec, configured: Any) -> bool:
+    return has_env_refs(configured) or any(h in spec.key.lower() for h in SECRET_KEY_HINTS)
+
+
 def _shown_default(spec: InputSpec, value: Any) -> Any:
     """A default the form may show: never an `${env.X}` reference or a secret-named input's value."""
-    if value is None or has_env_refs(value) or any(h in spec.key.lower() for h in SECRET_KEY_HINTS):
+    if value is None or _is_secret(spec, value):
         return None
     return value
 
@@ -49,7 +53,12 @@ def payload_schema(view: AgentView) -> dict[str, Any]:
     """The `payload` parameter: one property per blueprint input, defaults from the configuration."""
     configured = view.configuration.effective_config_cache or {}
     specs = input_schema(view.definition.inputs_schema)
-    properties = {s.key: input_property(s, configured.get(s.key)) for s in specs}
+    # Secrets stay the configuration's: not offered in the form (an empty field would replace them).
+    properties = {
+        s.key: input_property(s, configured.get(s.key))
+        for s in specs
+        if not _is_secret(s, configured.get(s.key))
+    }
     return {
         "type": "object",
         "title": "payload",
