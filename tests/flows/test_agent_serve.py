@@ -32,9 +32,9 @@ from prefect.events.worker import EventsWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from typer.testing import CliRunner
 
+from tests.tasks.agents.factories import SECRET_ENV, SECRET_VALUE, VALUES, blueprint, write_yaml
 from tests.conftest import PG_URL, postgres_problem
 from tests.deployments.servers import free_port, prefect_server_on_postgres, serving, start, stop, wait_http
-from tests.tasks.agents.factories import SECRET_ENV, SECRET_VALUE, VALUES, blueprint, write_yaml
 
 pytestmark = [pytest.mark.flows, pytest.mark.slow]
 runner = CliRunner()
