@@ -90,8 +90,14 @@ def log_step_done(
 
 def log_step_failed(tool_id: str, error: str, seconds: float, attempt: int, final: bool) -> None:
     """The (already scrubbed) error, once per attempt; whether Prefect retries it."""
-    what = "failed" if final else f"failed on attempt {attempt}; Prefect retries it"
-    step_logger().error(f"tool {tool_id} {what} after {seconds:.3f} s: {clip(error, 2000)}")
+    logger = step_logger()
+    if final:
+        logger.error(f"tool {tool_id} failed after {seconds:.3f} s: {clip(error, 2000)}")
+    else:
+        logger.warning(
+            f"tool {tool_id} failed on attempt {attempt} after {seconds:.3f} s (Prefect retries it): "
+            f"{clip(error, 2000)}"
+        )
 
 
 CONTEXT_PARAMETERS = ("url", "path", "file", "filename", "uri", "endpoint", "image", "container")
