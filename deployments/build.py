@@ -43,6 +43,7 @@ def deployment_description(view: AgentView) -> str:
     definition = view.definition
     parts = [f"{definition.name} {definition.version} ({definition.id})"]
     parts += [p for p in (definition.tagline, definition.description, view.configuration.description) if p]
+    parts += [f"Schedule: cron {s.cron} in {s.timezone or 'UTC'}." for s in schedules_for(view)]
     return "\n\n".join(parts)
 
 
