@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import hopflow.flows.mirror as mirror
 import yaml
-from hopflow.deployments.templates import template_deployments
+from hopflow.deployments.templates import template_deployments, template_yaml_entries
 from hopflow.deployments.triggers import event_trigger_yaml, event_triggers_for, schedule_yaml, schedules_for
 from hopflow.flows.agent_run import agent_run_flow
 from hopflow.models.schemas.agents import AgentView
@@ -186,6 +186,7 @@ def prefect_yaml_document(
                 },
             }
         )
+    entries += template_yaml_entries(work_pool)
     if reconcile_seconds is not None:
         entries.append(
             {
@@ -212,7 +213,8 @@ def write_prefect_yaml(
     path: Path, views: list[AgentView], work_pool: str, reconcile_seconds: int | None = None
 ) -> Path:
     header = (
-        "# Written by `hopflow deploy`: the agent deployments of hopflow's active configurations.\n"
+        "# Written by `hopflow deploy`: the deployments of hopflow's active agent configurations\n"
+        "# and mission templates.\n"
         "# `prefect deploy --all` registers the same ones; workers need hopflow installed and\n"
         "# HOPFLOW_DATABASE_URL set.\n"
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 from hopflow.flows.mission_template import mission_template_flow
 from hopflow.models.schemas.specs import MissionSpec
@@ -14,6 +16,10 @@ from prefect.schedules import Cron, Interval, Schedule
 from prefect.utilities.callables import ParameterSchema
 
 TEMPLATE_FLOW = "mission-run"
+# Absolute, like the agents' entry in prefect.yaml (deployments/build.py).
+TEMPLATE_ENTRYPOINT = (
+    f"{Path(__file__).resolve().parents[1] / 'flows' / 'mission_template.py'}:mission_template_flow"
+)
 
 
 def schedule_slug(text: str) -> str:
@@ -71,3 +77,28 @@ def apply_template_deployment(name: str) -> str:
     """Register (or update) the template's deployment on the Prefect API; `hopflow serve` runs it."""
     view, spec = read_template(name)
     return str(template_deployment(view, spec).apply())
+
+
+def template_yaml_entries(work_pool: str) -> list[dict[str, Any]]:
+    """The templates' deployments as prefect.yaml entries (`prefect deploy --all` registers the same)."""
+    entries = []
+    for view in read_templates():
+        _, spec = read_template(view.name)
+        schedules: list[dict[str, Any]] = []
+        if view.cron:
+            schedules.append({"cron": view.cron, "timezone": view.timezone or "UTC", "active": True})
+        elif view.interval_seconds:
+            schedules.append({"interval": view.interval_seconds, "active": True})
+        entries.append(
+            {
+                "name": view.name,
+                "version": str(view.version),
+                "tags": ["hopflow", "mission-template", f"template:{view.name}"],
+                "description": template_description(view, spec),
+                "entrypoint": TEMPLATE_ENTRYPOINT,
+                "parameters": {"template": view.name},
+                "work_pool": {"name": work_pool, "work_queue_name": None, "job_variables": {}},
+                "schedules": schedules,
+            }
+        )
+    return entries

@@ -166,3 +166,23 @@ def test_bad_run_inputs_write_no_mission(hopflow_env: str, spec_file: Path) -> N
         create_template_mission("nope", {}, None)
     with session_scope() as session:
         assert session.scalars(sa.select(Mission)).all() == []
+
+
+def test_template_deployment_and_prefect_yaml_entry(hopflow_env: str, spec_file: Path) -> None:
+    from hopflow.deployments.build import prefect_yaml_document
+    from hopflow.deployments.templates import template_deployments
+
+    store_template(spec_file, name="nightly", cron="0 3 * * *", timezone="Europe/Lisbon")
+    [deployment] = template_deployments()
+    assert (deployment.name, deployment.flow_name, deployment.parameters) == (
+        "nightly",
+        "mission-run",
+        {"template": "nightly"},
+    )
+    assert deployment.entrypoint == "hopflow.flows.mission_template.mission_template_flow"
+    form = deployment._parameter_openapi_schema.properties["inputs"]["properties"]
+    assert form["article"]["type"] == "string"
+    [entry] = prefect_yaml_document([], "pool")["deployments"]
+    assert entry["name"] == "nightly" and entry["parameters"] == {"template": "nightly"}
+    assert entry["schedules"] == [{"cron": "0 3 * * *", "timezone": "Europe/Lisbon", "active": True}]
+    assert Path(entry["entrypoint"].rpartition(":")[0]).is_file()
