@@ -29,6 +29,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import StateType
+from prefect.events.worker import EventsWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Cancelled
 from typer.testing import CliRunner
@@ -178,6 +179,8 @@ def test_deployed_template_runs_from_the_run_form_and_on_its_cron(
                 assert reconciler_runs == [], "hopflow serve runs no sync-run-logs flow runs"
     finally:
         stop(serve)
+        # The events worker is bound to the API it first talked to: let later tests start a new one.
+        EventsWorker.drain_all(timeout=30)
 
     with session_scope() as session:
         missions = session.scalars(sa.select(Mission).where(Mission.name == name)).all()

@@ -17,6 +17,7 @@ from hopflow.models.orm import Mission
 from hopflow.tasks.agents import configure_agent, read_agent, register_blueprints
 from prefect import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.events.worker import EventsWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.tasks.agents.factories import SECRET_ENV, SECRET_VALUE, VALUES, blueprint, write_yaml
@@ -103,6 +104,8 @@ def test_mission_run_artifact_and_agent_run_form_in_the_prefect_ui(
                     artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
                 )
             }
+    # The events worker is bound to the API it first talked to: let later tests start a new one.
+    EventsWorker.drain_all(timeout=30)
     table = artifacts["sales-report-revenue-by-region"]
     assert "| region |" in str(table.data)  # a Markdown table, not JSON in a code block
 
