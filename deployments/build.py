@@ -9,13 +9,16 @@ from typing import Any, cast
 
 import hopflow.flows.mirror as mirror
 import yaml
+from hopflow.deployments.templates import template_deployments, template_yaml_entries
 from hopflow.deployments.triggers import event_trigger_yaml, event_triggers_for, schedule_yaml, schedules_for
 from hopflow.flows.agent_run import agent_run_flow
 from hopflow.models.schemas.agents import AgentView
 from hopflow.tasks.agents import read_configurations, read_webhook_routes
+from hopflow.tasks.agents.forms import agent_parameter_schema
 from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
+from prefect.utilities.callables import ParameterSchema
 
 logger = logging.getLogger("hopflow.deployments")
 
@@ -40,6 +43,7 @@ def deployment_description(view: AgentView) -> str:
     definition = view.definition
     parts = [f"{definition.name} {definition.version} ({definition.id})"]
     parts += [p for p in (definition.tagline, definition.description, view.configuration.description) if p]
+    parts += [f"Schedule: cron {s.cron} in {s.timezone or 'UTC'}." for s in schedules_for(view)]
     return "\n\n".join(parts)
 
 
@@ -51,8 +55,9 @@ def concurrency_for(view: AgentView) -> ConcurrencyLimitConfig:
 
 
 def deployment_for(view: AgentView) -> RunnerDeployment:
-    """The deployment of one configuration: its schedules, event triggers, concurrency, tags, description."""
-    return agent_run_flow.to_deployment(
+    """The deployment of one configuration: its schedules, event triggers, concurrency, tags, description,
+    and a Run form made of the blueprint's inputs."""
+    deployment = agent_run_flow.to_deployment(
         name=view.configuration.name,
         parameters={"configuration_id": view.configuration.id},
         schedules=schedules_for(view) or None,
@@ -63,7 +68,11 @@ def deployment_for(view: AgentView) -> RunnerDeployment:
         version=view.definition.version,
         # By module, so a worker finds the flow wherever hopflow is installed.
         entrypoint_type=EntrypointType.MODULE_PATH,
+        # Event payloads arrive templated; hopflow checks every payload itself, naming what is wrong.
+        enforce_parameter_schema=False,
     )
+    deployment._parameter_openapi_schema = ParameterSchema(**agent_parameter_schema(view))
+    return deployment
 
 
 def active_agents() -> list[AgentView]:
@@ -106,28 +115,38 @@ def serve_agents(
     reconcile_seconds: int | None = 60,
     views: list[AgentView] | None = None,
 ) -> None:
-    """Serve every active configuration, living agent (and the reconciler) in this process until
-    interrupted; a Prefect API outage is waited out (deployments/serving.py), not fatal."""
+    """Serve every active configuration, living agent and mission template in this process until
+    interrupted, with the run-log reconciler as a thread of this process (no flow runs of its own in
+    the Runs list); a Prefect API outage is waited out (deployments/serving.py), not fatal."""
     from hopflow.deployments.living import living_deployments
+    from hopflow.deployments.reconciler import Reconciler
     from hopflow.deployments.serving import serve_through_outages
     from hopflow.models.settings import get_settings
     from prefect.settings import PREFECT_API_URL
 
-    deployments = build_deployments(views)
+    deployments = build_deployments(views) + template_deployments()
     deployments += living_deployments()  # think/<agent> of every active living agent
     if not deployments and reconcile_seconds is None:
-        raise LookupError("nothing to serve: no active agent configuration (hopflow agents configure ...)")
+        raise LookupError(
+            "nothing to serve: no active agent configuration (hopflow agents configure ...) "
+            "and no mission template (hopflow missions deploy SPEC)"
+        )
 
     def serve_once() -> None:
-        # Inside the retry: registering the reconciler and the crash automation needs the API too.
-        support = hopflow_support(reconcile_seconds)
+        # Inside the retry: registering the crash automation needs the API too.
+        support = hopflow_support(None)  # the crash automation; the reconciler runs as a thread
         serve(*deployments, *support, limit=limit, query_seconds=poll_seconds, print_starting_message=False)
 
-    serve_through_outages(
-        serve_once,
-        api_url=PREFECT_API_URL.value() or None,
-        backoff_cap=get_settings().serve_retry_max_seconds,
-    )
+    reconciler = Reconciler(reconcile_seconds).start() if reconcile_seconds is not None else None
+    try:
+        serve_through_outages(
+            serve_once,
+            api_url=PREFECT_API_URL.value() or None,
+            backoff_cap=get_settings().serve_retry_max_seconds,
+        )
+    finally:
+        if reconciler is not None:
+            reconciler.stop()
 
 
 def deploy_agents(
@@ -144,9 +163,12 @@ def deploy_agents(
     from prefect import deploy
 
     views = active_agents() if views is None else views
-    deployments = build_deployments(views)
+    deployments = build_deployments(views) + template_deployments()
     if not deployments:
-        raise LookupError("nothing to deploy: no active agent configuration (hopflow agents configure ...)")
+        raise LookupError(
+            "nothing to deploy: no active agent configuration (hopflow agents configure ...) "
+            "and no mission template (hopflow missions deploy SPEC)"
+        )
     # A worker loads flows by module; a deployment that names a file needs an image or remote storage.
     for extra in hopflow_support(reconcile_seconds):
         if extra.entrypoint_type == EntrypointType.MODULE_PATH:
@@ -192,6 +214,7 @@ def prefect_yaml_document(
                 },
             }
         )
+    entries += template_yaml_entries(work_pool)
     if reconcile_seconds is not None:
         entries.append(
             {
@@ -218,7 +241,8 @@ def write_prefect_yaml(
     path: Path, views: list[AgentView], work_pool: str, reconcile_seconds: int | None = None
 ) -> Path:
     header = (
-        "# Written by `hopflow deploy`: the agent deployments of hopflow's active configurations.\n"
+        "# Written by `hopflow deploy`: the deployments of hopflow's active agent configurations\n"
+        "# and mission templates.\n"
         "# `prefect deploy --all` registers the same ones; workers need hopflow installed and\n"
         "# HOPFLOW_DATABASE_URL set.\n"
     )

@@ -19,6 +19,7 @@ from hopflow.deployments.commands import (
     mcp,
     missions,
     runs,
+    templates,
     webhooks,
 )
 from hopflow.deployments.commands.common import console, settings
@@ -44,6 +45,7 @@ knowledge.register(app)
 containers.register(app, agents.agents_app)
 app.command("mcp")(mcp.mcp)
 app.command("webhook-secret")(webhooks.webhook_secret)
+templates.register(missions.missions_app)
 
 
 @app.command()

@@ -3,6 +3,7 @@ DeploymentEventTriggers; webhook triggers become routes of the receiver (deploym
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hopflow.models.enums import TriggerType
@@ -31,7 +32,7 @@ def _run_parameters(kind: TriggerType, playbook: str | None) -> dict[str, Any]:
 def schedules_for(view: AgentView) -> list[Schedule]:
     """One cron schedule per schedule trigger; its runs carry trigger_type "schedule"."""
     schedules = []
-    for stored in view.definition.triggers_config:
+    for n, stored in enumerate(view.definition.triggers_config):
         trigger = trigger_from_config(stored)
         if isinstance(trigger, ScheduleTriggerSpec):
             schedules.append(
@@ -39,9 +40,15 @@ def schedules_for(view: AgentView) -> list[Schedule]:
                     trigger.cron,
                     timezone=trigger.timezone,
                     parameters=_run_parameters(TriggerType.SCHEDULE, trigger.playbook),
+                    # The UI's schedule card hides the time zone; the slug shows it.
+                    slug=f"cron-{_slug(trigger.cron)}-{_slug(trigger.timezone or 'UTC')}-{n}",
                 )
             )
     return schedules
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def event_triggers_for(view: AgentView) -> list[DeploymentEventTrigger]:

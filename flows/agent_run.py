@@ -14,7 +14,9 @@ from hopflow.flows.mission import run_mission
 from hopflow.models.enums import LastRunStatus, MissionStatus
 from hopflow.tasks import agents
 from hopflow.tasks.agents import AgentMission, AgentRunContext, AgentRunOutcome
-from prefect import flow, task
+from hopflow.tasks.mission_summaries import publish_mission_summary
+from hopflow.tasks.missions import read_mission_result
+from prefect import flow, tags, task
 from prefect.runtime import flow_run as runtime_flow_run
 
 
@@ -29,7 +31,7 @@ def _run_name() -> str:
     return f"agent/{name}/{trigger}"
 
 
-@task(name="snapshot-agent-run")
+@task(name="snapshot-agent-run", task_run_name="snapshot-agent-run")
 def snapshot_agent_run(
     configuration_id: str,
     trigger_type: str,
@@ -42,20 +44,31 @@ def snapshot_agent_run(
     )
 
 
-@task(name="create-agent-mission")
+@task(name="create-agent-mission", task_run_name="create-agent-mission")
 def create_agent_mission(context: AgentRunContext) -> AgentMission:
     return agents.create_agent_mission(context)
 
 
-@task(name="finish-agent-run")
+@task(name="finish-agent-run", task_run_name="finish-agent-run")
 def finish_agent_run(
     context: AgentRunContext,
     mission: AgentMission | None,
-    status: LastRunStatus,
-    outputs: dict[str, str] | None = None,
+    status: LastRunStatus | None = None,
     error: str | None = None,
 ) -> AgentRunOutcome:
-    return agents.finish_agent_run(context, mission, status, outputs=outputs, error=error)
+    """Record the outcome. The mission's status and outputs are read here, by id: a subflow's return
+    value passed into a task makes Prefect's UI unable to list the run's task runs."""
+    outputs: dict[str, str] = {}
+    if mission is not None and mission.mission_id is not None:
+        result = read_mission_result(mission.mission_id)
+        outputs = result.outputs
+        if status is None:
+            completed = result.status == MissionStatus.COMPLETED
+            status = LastRunStatus.SUCCESS if completed else LastRunStatus.ERROR
+        publish_mission_summary(mission.mission_id, runtime_flow_run.id)
+    return agents.finish_agent_run(
+        context, mission, status or LastRunStatus.SUCCESS, outputs=outputs, error=error
+    )
 
 
 def _on_cancellation(flow: Any, flow_run: Any, state: Any) -> None:
@@ -84,9 +97,10 @@ def agent_run_flow(
     if mission.mission_id is None:  # every step's condition was false: nothing to run
         return finish_agent_run(context, mission, LastRunStatus.SUCCESS)
     try:
-        result = run_mission(mission.mission_id)  # mission_flow as a subflow
+        # mission_flow as a subflow, carrying this run's tags (agent:..., deployment tags)
+        with tags(*runtime_flow_run.tags):
+            run_mission(mission.mission_id)
     except Exception as exc:
         finish_agent_run(context, mission, LastRunStatus.ERROR, error=f"{type(exc).__name__}: {exc}")
         raise
-    status = LastRunStatus.SUCCESS if result.status == MissionStatus.COMPLETED else LastRunStatus.ERROR
-    return finish_agent_run(context, mission, status, outputs=result.outputs)
+    return finish_agent_run(context, mission)

@@ -10,15 +10,15 @@ from typing import Any
 
 from hopflow.flows.mirror import mirror_hooks
 from hopflow.tasks import missions
-from hopflow.tasks.artifacts import publisher
-from hopflow.tasks.assets import artifact_key
 from hopflow.tasks.hops import run_hop
 from hopflow.tasks.knowledge.reflections import reflect_after_mission
 from hopflow.tasks.leases import LeaseKeeper
+from hopflow.tasks.mission_summaries import publish_mission_summary
 from hopflow.tasks.missions import MissionResult, MissionStart, NextHop
 from prefect import flow, get_client, task
 from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run as runtime_flow_run
+from prefect.states import Failed, State
 
 
 def _run_name() -> str:
@@ -29,7 +29,7 @@ def _run_name() -> str:
         return f"mission/{mission_id}"
 
 
-@task(name="start-mission")
+@task(name="start-mission", task_run_name="start-mission")
 def start_mission(mission_id: str) -> MissionStart:
     start = missions.start_mission(mission_id, runtime_flow_run.id)
     tag_flow_run(mission_id, start.name)
@@ -46,12 +46,12 @@ def tag_flow_run(mission_id: str, name: str) -> None:
         client.update_flow_run(flow_run_id=flow_run_id, tags=run_tags)
 
 
-@task(name="prepare-next-hop")
+@task(name="prepare-next-hop", task_run_name="prepare-next-hop")
 def prepare_next_hop(mission_id: str, owner: str | None = None) -> NextHop | None:
     return missions.prepare_next_hop(mission_id, runtime_flow_run.id, owner)
 
 
-@task(name="complete-mission")
+@task(name="complete-mission", task_run_name="complete-mission")
 def complete_mission(mission_id: str, owner: str | None = None) -> MissionResult:
     result = missions.complete_mission(mission_id, owner)
     publish_asset_table(mission_id)
@@ -59,20 +59,23 @@ def complete_mission(mission_id: str, owner: str | None = None) -> MissionResult
     return result
 
 
-@task(name="fail-mission")
-def fail_mission(mission_id: str, error: str, owner: str | None = None) -> None:
+@task(name="fail-mission", task_run_name="fail-mission")
+def fail_mission(mission_id: str, error: str, owner: str | None = None) -> State:
     if missions.fail_mission(mission_id, error, owner):
         publish_asset_table(mission_id)
         reflect_after_mission(mission_id)
+    # Red in the run graph, like the mission it records; the flow re-raises the step's own error.
+    return Failed(message=f"mission failed: {error}"[:2000])
 
 
 def publish_asset_table(mission_id: str) -> None:
     # The per-asset artifacts were posted in the background; they are all in before the table.
-    publisher.flush()
+    key = publish_mission_summary(mission_id, runtime_flow_run.id)
     create_table_artifact(
         missions.mission_asset_rows(mission_id),
-        key=artifact_key("mission", mission_id[:8], "assets"),
-        description=f"assets of mission {mission_id}",
+        key=key.removesuffix("-summary") + "-assets",
+        description=f"assets of mission {missions.read_mission_name(mission_id)}, "
+        f"flow run {runtime_flow_run.id}",
     )
 
 
@@ -111,7 +114,7 @@ def mission_flow(mission_id: str) -> MissionResult:
                     break
             return complete_mission(mission_id, start.owner)
         except Exception as exc:
-            fail_mission(mission_id, f"{type(exc).__name__}: {exc}", start.owner)
+            fail_mission(mission_id, f"{type(exc).__name__}: {exc}", start.owner, return_state=True)
             raise
 
 

@@ -1,4 +1,5 @@
-"""Prefect artifacts posted by a background thread, so a step never waits on the Prefect API.
+"""Prefect artifacts posted by a background thread, so a step never waits on the Prefect API; and what
+an asset's artifact says (key `<mission or configuration>-<asset>`, stable across runs).
 
 Each submission carries the caller's context (Prefect settings live in context variables, and a
 new thread would otherwise talk to a different API); `flush()` waits until all are posted, and
@@ -15,10 +16,13 @@ import threading
 from typing import Any
 from uuid import UUID
 
+from hopflow.models.orm import Asset, Mission
+from hopflow.tasks.artifact_views import artifact_key, asset_markdown, key_prefix
 from prefect import get_client
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import ArtifactCreate
 from prefect.settings import PREFECT_API_URL
+from sqlalchemy.orm import Session
 
 logger = logging.getLogger("hopflow.artifacts")
 MAX_IN_FLIGHT = 8
@@ -116,3 +120,47 @@ def _by_api(
 
 
 publisher = ArtifactPublisher()
+
+
+# mission id -> (artifact key prefix, mission name); both are fixed once the mission exists.
+_labels: dict[str, tuple[str, str]] = {}
+
+
+def mission_label(session: Session, mission_id: str) -> tuple[str, str]:
+    """(key prefix, mission name) of a mission, read once per process."""
+    label = _labels.get(mission_id)
+    if label is None:
+        mission = session.get(Mission, mission_id)
+        if mission is None:
+            raise LookupError(f"no mission with id {mission_id!r}")
+        label = (key_prefix(mission.name, mission.mission_metadata), mission.name)
+        if len(_labels) > 4096:
+            _labels.clear()
+        _labels[mission_id] = label
+    return label
+
+
+def asset_artifact(
+    asset: Asset, value: Any, label: tuple[str, str], flow_run_id: str | None
+) -> dict[str, Any]:
+    """key, data and description of an asset's Markdown artifact (the value as it should render)."""
+    prefix, mission_name = label
+    body = asset_markdown(
+        name=asset.name,
+        asset_type=asset.type,
+        role=asset.role.value,
+        scope=asset.scope_type.value,
+        status=asset.status.value,
+        size_bytes=asset.size_bytes,
+        offloaded=bool(asset.content_ref),
+        summary=asset.content_summary or "",
+        value=value,
+        mission=mission_name,
+        flow_run_id=flow_run_id,
+    )
+    run = f", flow run {flow_run_id}" if flow_run_id else ""
+    return {
+        "key": artifact_key(prefix, asset.name),
+        "data": body,
+        "description": f"{asset.name} of mission {mission_name}{run}",
+    }

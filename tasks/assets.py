@@ -5,7 +5,6 @@ that show assets in the UI."""
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,7 @@ from hopflow.models.enums import AssetStatus
 from hopflow.models.orm import Asset
 from hopflow.models.settings import Settings
 from hopflow.models.values import describe_type, from_jsonable, summarise, to_jsonable
-
-ARTIFACT_KEY_RE = re.compile(r"[^a-z0-9-]+")
+from hopflow.tasks.artifact_views import clip
 
 
 def encode_content(value: Any) -> tuple[Any, str, int]:
@@ -94,20 +92,9 @@ def is_ready(asset: Asset) -> bool:
 
 def artifact_key(*parts: str) -> str:
     """Prefect artifact keys allow lowercase letters, digits and dashes only."""
-    key = "-".join(ARTIFACT_KEY_RE.sub("-", p.lower()).strip("-") for p in parts if p)
-    return re.sub("-{2,}", "-", key)[:120].strip("-")
+    from hopflow.tasks.artifact_views import artifact_key as key
 
-
-def asset_markdown(asset: Asset) -> str:
-    where = f"offloaded: `{asset.content_ref}`" if asset.content_ref else "inline"
-    summary = (asset.content_summary or "").replace("```", "'''")
-    return (
-        f"### {asset.name}\n\n"
-        f"| | |\n|---|---|\n| type | {asset.type} |\n| role | {asset.role.value} |\n"
-        f"| scope | {asset.scope_type.value} `{asset.scope_id}` |\n| status | {asset.status.value} |\n"
-        f"| size | {asset.size_bytes if asset.size_bytes is not None else '-'} bytes ({where}) |\n\n"
-        f"```\n{summary}\n```\n"
-    )
+    return key(*parts)
 
 
 def asset_table_rows(assets: list[Asset]) -> list[dict[str, Any]]:
@@ -119,7 +106,7 @@ def asset_table_rows(assets: list[Asset]) -> list[dict[str, Any]]:
             "type": a.type,
             "status": a.status.value,
             "size_bytes": a.size_bytes,
-            "summary": (a.content_summary or "")[:200],
+            "summary": clip(a.content_summary or ""),
         }
         for a in assets
     ]

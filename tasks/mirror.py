@@ -38,7 +38,7 @@ logger = logging.getLogger("hopflow.mirror")
 
 # The flows whose runs the reconciler mirrors: hopflow's work flows. A new hopflow flow that carries
 # mirror_hooks() adds its name here so the reconciler repairs what its hooks miss.
-MIRRORED_FLOWS: tuple[str, ...] = ("mission", "agent-run", "think-cycle")
+MIRRORED_FLOWS: tuple[str, ...] = ("mission", "agent-run", "think-cycle", "mission-run")
 WATERMARK_NAME = "prefect-flow-runs"
 # Re-read this much before the watermark: runs created while a sync was paging, and logs that
 # reached the API after the previous sync looked, are picked up by the next one.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,8 +19,9 @@ from hopflow.models.enums import AssetStatus, FaultSeverity, ToolExecutionStatus
 from hopflow.models.orm import AgentConfiguration, Asset, Fault, Hop, LLMCall, Mission, ToolStep, utcnow
 from hopflow.models.secrets import resolve_env_refs, scrub, secret_values
 from hopflow.models.settings import PromptStorage, Settings, get_settings
-from hopflow.tasks.artifacts import publisher
-from hopflow.tasks.assets import artifact_key, asset_markdown, is_ready, load_value, store_value
+from hopflow.tasks import step_logs
+from hopflow.tasks.artifacts import asset_artifact, mission_label, publisher
+from hopflow.tasks.assets import is_ready, load_value, store_value
 from hopflow.tasks.llm import LLMCallRecord, redact_prompt
 from hopflow.tasks.tools import ToolContext, get_tool
 from hopflow.tasks.tools.allowlist import Allowlist, ToolNotAllowed
@@ -206,7 +208,7 @@ def complete_step(
     begun: _Begun | None = None,
 ) -> StepOutcome:
     settings = get_settings()
-    written: list[Asset] = []
+    written: list[tuple[Asset, Any]] = []
     with session_scope() as session:
         if begun is None:  # callers from before claims: read what the claim would have returned
             step = session.get(ToolStep, step_id)
@@ -224,9 +226,10 @@ def complete_step(
         assets = _assets(session, list(begun.outputs.values()))
         for out_field, asset_id in begun.outputs.items():
             asset = assets[asset_id]
-            store_value(asset, getattr(output, out_field), settings)
+            value = getattr(output, out_field)
+            store_value(asset, value, settings)
             summaries[asset.name] = asset.content_summary or ""
-            written.append(asset)
+            written.append((asset, value))
         # Only the attempt that claimed the step may finish it: if another runner took it over,
         # this UPDATE changes nothing and the whole unit of work (assets too) rolls back.
         finished = compare_and_set(
@@ -242,7 +245,7 @@ def complete_step(
             raise StepNotClaimed(
                 f"step {step_id} attempt {begun.attempt}: another runner took the step over; result dropped"
             )
-        for asset in written:
+        for asset, _ in written:
             advance_to(session, asset, AssetStatus.READY)
         prompt, completion = record_llm_calls(
             session,
@@ -253,18 +256,11 @@ def complete_step(
             tool_step_id=step_id,
         )
         session.flush()
-        markdown = [(a.name, a.scope_id, asset_markdown(a)) for a in written]
-        mission_id = begun.mission_id
+        label = mission_label(session, begun.mission_id)
+        views = [asset_artifact(a, value, label, flow_run_id) for a, value in written]
     _, task_run_id = _current_ids()
-    for name, _scope, body in markdown:
-        publisher.submit(
-            key=artifact_key("asset", mission_id[:8], name),
-            type="markdown",
-            data=body,
-            description=f"asset {name} of mission {mission_id}",
-            flow_run_id=flow_run_id,
-            task_run_id=task_run_id,
-        )
+    for view in views:
+        publisher.submit(**view, type="markdown", flow_run_id=flow_run_id, task_run_id=task_run_id)
     return StepOutcome(
         step_id=step_id,
         status="completed",
@@ -393,17 +389,27 @@ def run_tool_step(step_id: str, run_name: str | None = None) -> StepOutcome:
         idempotency_key=f"{step_id}:{begun.attempt}",
         allowlist=allowlist,
     )
+    started = time.perf_counter()
     try:
         params = load_parameters(begun.params, where=f"step {step_id} parameters")
+        step_logs.log_step_start(begun.tool_id, begun.params, params, secrets)
+        started = time.perf_counter()
         output = tool.run(params, ctx)
     except Exception as exc:
         error = scrub(f"{type(exc).__name__}: {exc}", secrets)
+        if context := step_logs.error_context(begun.params, secrets):
+            error = f"{error} ({begun.tool_id}: {context})"
         attempt = runtime_task_run.run_count if task_run_id else 1
-        if attempt > tool.retries or isinstance(exc, ToolNotAllowed):
+        final = attempt > tool.retries or isinstance(exc, ToolNotAllowed)
+        step_logs.log_step_failed(begun.tool_id, error, time.perf_counter() - started, attempt, final)
+        if final:
             fail_step(step_id, error, begun.attempt)
         else:
             requeue_step(step_id, begun.attempt, error)
-            logger.warning("step %s attempt %s failed (%s); Prefect retries it", step_id, attempt, error)
-        # `from None`: the original exception's text may carry a resolved secret.
-        raise ToolStepError(error) from None
-    return complete_step(step_id, output, ctx.llm_calls, flow_run_id, begun)
+        # The tool's own frames stay in the traceback; the message is the scrubbed one and
+        # `from None` drops the original exception, whose text may carry a resolved secret.
+        raise ToolStepError(error).with_traceback(exc.__traceback__) from None
+    seconds = time.perf_counter() - started
+    outcome = complete_step(step_id, output, ctx.llm_calls, flow_run_id, begun)
+    step_logs.log_step_done(begun.tool_id, outcome.outputs, ctx.llm_calls, seconds, secrets)
+    return outcome

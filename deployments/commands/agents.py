@@ -261,9 +261,9 @@ def serve(
     ] = float(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY", "1")),
     limit: Annotated[int | None, typer.Option(help="Most flow runs at once in this process.")] = None,
     reconcile_seconds: Annotated[int, typer.Option(help="Run-log reconciler interval.")] = 60,
-    reconciler: Annotated[bool, typer.Option(help="Also serve the sync-run-logs reconciler.")] = True,
+    reconciler: Annotated[bool, typer.Option(help="Also run the run-log reconciler (a thread).")] = True,
 ) -> None:
-    """Serve every active agent configuration as a deployment of agent_run_flow, plus the reconciler."""
+    """Serve every active agent configuration and mission template as deployments, plus the reconciler."""
     from hopflow.deployments.build import active_agents, serve_agents
     from hopflow.tasks.agents import webhook_routes_for
 
@@ -286,6 +286,9 @@ def serve(
         console.print(f"  agent-run/{view.configuration.name}: {triggers}", markup=False)
         for route in webhook_routes_for(view):
             console.print(f"    webhook {route.method} {route.path} -> `hopflow webhooks`", markup=False)
+    from hopflow.deployments.commands.templates import print_served_templates
+
+    print_served_templates()
     with clear_errors():
         serve_agents(
             poll_seconds=poll_seconds,

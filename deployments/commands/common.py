@@ -66,9 +66,9 @@ def settings() -> Settings:
 
 @contextmanager
 def quiet_prefect_console(verbose: bool = False) -> Iterator[None]:
-    """Keep Prefect's INFO lines off the terminal while a command draws its own progress.
-
-    Logs still reach the Prefect API (a separate handler); warnings and errors still print.
+    """Keep Prefect's lines off the terminal while a command draws its own progress and then says, once,
+    what failed. Logs and tracebacks still reach the Prefect API (a separate handler): the run's Logs
+    tab has them, and `--verbose` prints them here too.
     """
     if verbose:
         yield
@@ -82,7 +82,7 @@ def quiet_prefect_console(verbose: bool = False) -> Iterator[None]:
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
     levels = [h.level for h in handlers]
     for handler in handlers:
-        handler.setLevel(max(handler.level, logging.WARNING))
+        handler.setLevel(max(handler.level, logging.CRITICAL))
     try:
         yield
     finally:

@@ -24,6 +24,7 @@ from hopflow.models.orm.knowledge import (
 )
 from hopflow.models.orm.living import AgentConsciousness, InboxEvent, LivingAgent, LivingAgentConfig
 from hopflow.models.orm.runs import AgentRunLog, LLMCall, RunArtifact, SyncWatermark
+from hopflow.models.orm.templates import MissionTemplate
 from hopflow.models.orm.webhooks import WebhookDelivery
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "LivingAgentConfig",
     "MemoryContext",
     "Mission",
+    "MissionTemplate",
     "Plan",
     "PlanTask",
     "Playbook",

@@ -48,6 +48,25 @@ def test_every_active_configuration_becomes_a_deployment(agents: list[str]) -> N
     assert trigger.expect == {"test.order.created"}
     assert trigger.match.model_dump() == {"prefect.resource.id": "test.shop-a"}
     assert trigger.parameters == {"trigger_type": "event", "payload": EVENT_PAYLOAD_TEMPLATE}
+    # the schedule names its time zone where the UI's schedule card shows it, and so does the description
+    assert schedule.slug == "cron-5-europe-lisbon-0" and "cron */5 * * * * in Europe/Lisbon" in d.description
+
+
+def test_run_form_is_the_blueprint_inputs(agents: list[str]) -> None:
+    d = {d.name: d for d in build_deployments()}["shop-a"]
+    schema = d._parameter_openapi_schema.model_dump()
+    props = schema["properties"]
+    assert props["configuration_id"]["enum"] == [agents[0]] and props["configuration_id"]["readOnly"]
+    assert props["trigger_type"]["enum"] == ["manual", "schedule", "webhook", "command", "event", "api"]
+    payload = props["payload"]["properties"]
+    # typed, with the configuration's values as defaults; the secret input is not offered at all
+    assert set(payload) == {"shop", "threshold", "loud", "order"}
+    assert payload["shop"]["type"] == "string" and payload["shop"]["default"] == "Test Shop"
+    assert "required" in payload["shop"]["description"]
+    assert (payload["threshold"]["type"], payload["threshold"]["default"]) == ("number", 100)
+    assert (payload["loud"]["type"], payload["loud"]["default"]) == ("boolean", False)
+    assert payload["order"]["type"] == "object" and "default" not in payload["order"]
+    assert props["playbook"]["anyOf"][0]["enum"] == ["order_brief"]
 
 
 def test_prefect_yaml_describes_the_same_deployments(agents: list[str], tmp_path: Path) -> None:

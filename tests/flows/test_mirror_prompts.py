@@ -197,6 +197,18 @@ def test_no_prompt_and_no_secret_anywhere_with_default_storage(
     assert find(needles, log_files()) == []
     assert find(needles, iter([("process log", caplog.text)])) == []
 
+    # The step logs are among the lines scanned (so the scans mean something): they say which tool ran
+    # with what, masking the secret header, and the model's tokens, but no word of the prompt's text.
+    lines = [text for where, text in prefect_text(flow_run_id) if where.startswith("log ")]
+    steps = [line for line in lines if line.startswith("tool ")]
+    assert any("tool http.get" in line and "Authorization" in line and "***" in line for line in steps), steps
+    assert any("tool llm.complete done" in line and "completion tokens" in line for line in steps), steps
+    assert any("prompt = text of" in line and "never logged" in line for line in steps), steps
+    # (the offline model echoes the prompt's first sentence in its answer: only parameter lines are checked)
+    started_lines = [line for line in steps if " done in " not in line]
+    prompt_words = {"prompt text": "Summarise the order book"}
+    assert find(prompt_words, iter([(f"log line {i}", line) for i, line in enumerate(started_lines)])) == []
+
 
 def test_redacted_storage_keeps_lengths_and_hashes_only(
     hopflow_env: str,

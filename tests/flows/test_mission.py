@@ -140,10 +140,16 @@ def test_mission_runs_hops_and_steps_as_named_task_runs_with_assets(hopflow_env:
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]))
         )
         keys = {a.key for a in artifacts}
-        assert f"asset-{mission_id[:8]}-word-count" in keys
-        assert f"mission-{mission_id[:8]}-assets" in keys
-        table = next(a for a in artifacts if a.key == f"mission-{mission_id[:8]}-assets")
+        # keys stable across runs (the UI's history of a key): <mission name>-<asset name>, slugged
+        assert {"words-word-count", "words-sentences", "words-assets", "words-summary"} <= keys
+        table = next(a for a in artifacts if a.key == "words-assets")
         assert table.type == "table"
+        # the mission summary hangs on the flow run itself (not a task run) and lists the assets
+        summary = next(a for a in artifacts if a.key == "words-summary")
+        assert summary.type == "markdown" and summary.task_run_id is None
+        assert "mission/words: completed" in str(summary.data) and "word_count" in str(summary.data)
+        # bookkeeping task runs have stable names, no random suffix
+        assert {"start-mission", "prepare-next-hop", "complete-mission"} <= names
 
 
 def test_tool_failure_fails_step_hop_mission_and_opens_a_fault(hopflow_env: str) -> None:

@@ -1,0 +1,96 @@
+"""A mission's summary for the UI: read from the database (status, steps with their errors, assets
+with their summaries, tokens) and posted as a Markdown artifact on the flow runs that should show it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from hopflow.models.access.assets import read_mission_state
+from hopflow.models.db import session_scope
+from hopflow.models.enums import AssetScopeType
+from hopflow.models.orm import Asset, Hop, LLMCall, Mission, ToolStep
+from hopflow.tasks.artifact_views import (
+    AssetLine,
+    MissionSummary,
+    StepLine,
+    artifact_key,
+    key_prefix,
+    mission_summary_markdown,
+)
+from hopflow.tasks.artifacts import publisher
+from hopflow.tasks.missions import step_run_name
+
+
+def read_mission_summary(mission_id: str) -> tuple[MissionSummary, str]:
+    """(the summary, the artifact key prefix) of a stored mission."""
+    with session_scope() as session:
+        mission = session.get(Mission, mission_id)
+        if mission is None:
+            raise LookupError(f"no mission with id {mission_id!r}")
+        hops = list(
+            session.scalars(sa.select(Hop).where(Hop.mission_id == mission_id).order_by(Hop.sequence_order))
+        )
+        steps: list[StepLine] = []
+        for hop in hops:
+            for step in session.scalars(
+                sa.select(ToolStep).where(ToolStep.hop_id == hop.id).order_by(ToolStep.sequence_order)
+            ):
+                steps.append(
+                    StepLine(
+                        run_name=f"{step_run_name(hop, step)} in hop-{hop.sequence_order}:{hop.name}",
+                        status=step.status.value,
+                        error=step.error_message,
+                    )
+                )
+        assets = list(read_mission_state(session, mission_id).values())
+        if hops:
+            assets += list(
+                session.scalars(
+                    sa.select(Asset)
+                    .where(Asset.scope_type == AssetScopeType.HOP, Asset.scope_id.in_([h.id for h in hops]))
+                    .order_by(Asset.created_at)
+                )
+            )
+        tokens = session.execute(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(LLMCall.prompt_tokens), 0),
+                sa.func.coalesce(sa.func.sum(LLMCall.completion_tokens), 0),
+            ).where(LLMCall.mission_id == mission_id)
+        ).one()
+        summary = MissionSummary(
+            mission_id=mission.id,
+            name=mission.name,
+            status=mission.status.value,
+            flow_run_id=mission.flow_run_id,
+            error=mission.error_message,
+            steps=steps,
+            assets=[
+                AssetLine(
+                    name=a.name,
+                    role=a.role.value,
+                    type=a.type,
+                    status=a.status.value,
+                    summary=a.content_summary or "",
+                )
+                for a in assets
+            ],
+            prompt_tokens=int(tokens[0]),
+            completion_tokens=int(tokens[1]),
+        )
+        return summary, key_prefix(mission.name, mission.mission_metadata)
+
+
+def publish_mission_summary(mission_id: str, flow_run_id: str | None) -> str:
+    """Post the mission's summary artifact on `flow_run_id` (the flow run, not a task run, so the run's
+    Artifacts tab shows it); returns its key. Waits until every queued artifact is posted."""
+    summary, prefix = read_mission_summary(mission_id)
+    key = artifact_key(prefix, "summary")
+    publisher.submit(
+        key=key,
+        type="markdown",
+        data=mission_summary_markdown(summary),
+        description=f"summary of mission {summary.name} ({summary.status})"
+        + (f", flow run {flow_run_id}" if flow_run_id else ""),
+        flow_run_id=flow_run_id,
+    )
+    publisher.flush()
+    return key
