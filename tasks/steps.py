@@ -12,7 +12,7 @@ from typing import Any
 from hopflow.models.access.status import advance_to, record_event
 from hopflow.models.db import session_scope
 from hopflow.models.enums import AssetStatus, FaultSeverity, ToolExecutionStatus
-from hopflow.models.orm import Asset, Fault, Hop, LLMCall, ToolStep, utcnow
+from hopflow.models.orm import Asset, Fault, Hop, LLMCall, Mission, ToolStep, utcnow
 from hopflow.models.secrets import resolve_env_refs, scrub, secret_values
 from hopflow.models.settings import PromptStorage, Settings, get_settings
 from hopflow.tasks.artifacts import publisher
@@ -132,6 +132,7 @@ def complete_step(
         step.execution_result = {"outputs": summaries}
         advance_to(session, step, ToolExecutionStatus.COMPLETED)
         step.completed_at = utcnow()
+        mission = session.get(Mission, hop.mission_id)
         prompt, completion = record_llm_calls(
             session,
             llm_calls,
@@ -139,6 +140,8 @@ def complete_step(
             flow_run_id=flow_run_id,
             mission_id=hop.mission_id,
             tool_step_id=step.id,
+            # An agent's mission: every call is attributed to the agent configuration that ran it.
+            agent_configuration_id=mission.agent_configuration_id if mission is not None else None,
         )
         session.flush()
         markdown = [(a.name, a.scope_id, asset_markdown(a)) for a in written]
