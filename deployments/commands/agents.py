@@ -247,6 +247,50 @@ def configure(
     warn_unset_secrets(created.name, created.effective_config_cache or {}, routes)
 
 
+@agents_app.command("reconfigure")
+def reconfigure(
+    ref: Annotated[str, typer.Argument(help="Configuration name or id.")],
+    config: Annotated[Path, typer.Option("--config", help="values.yaml: input key -> value (all of them).")],
+    description: Annotated[str | None, typer.Option(help="What this instance is for.")] = None,
+) -> None:
+    """Give a configuration new values, checked like `configure`; stored as a new version (the old
+    ones are kept: `agents versions NAME`). Runs after this use the new values."""
+    from hopflow.tasks.agents import read_agent, webhook_routes_for
+    from hopflow.tasks.agents.reconfiguring import reconfigure_agent
+
+    settings()
+    _migrated()
+    with clear_errors():
+        updated, version = reconfigure_agent(ref, values_path=config, description=description)
+        view = read_agent(updated.id)
+    console.print(cell(f"reconfigured {updated.name}: values version {version} (was {version - 1})"))
+    warn_unset_secrets(updated.name, updated.effective_config_cache or {}, webhook_routes_for(view))
+
+
+@agents_app.command("versions")
+def versions(ref: Annotated[str, typer.Argument(help="Configuration name or id.")]) -> None:
+    """The stored versions of a configuration's values, newest first."""
+    from hopflow.models.access.agent_versions import list_configuration_versions
+    from hopflow.models.db import session_scope
+    from hopflow.tasks.agents import read_agent
+
+    settings()
+    with clear_errors():
+        view = read_agent(ref)
+        with session_scope() as session:
+            rows = [(v.version, v.created_at, v.yaml_config)
+                    for v in list_configuration_versions(session, view.configuration.id)]  # fmt: skip
+    if not rows:
+        console.print(cell(f"{view.configuration.name}: version 1 only (as configured)"))
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("version", "created (UTC)", "values"):
+        table.add_column(column, no_wrap=column != "values", overflow="fold")
+    for number, created, yaml_config in rows:
+        table.add_row(cell(number), cell(created.strftime("%Y-%m-%d %H:%M")), cell(yaml_config.strip()))
+    console.print(table)
+
+
 def _set_status(ref: str, status: AgentConfigurationStatus, reason: str | None) -> None:
     from hopflow.tasks.agents import set_agent_status
 

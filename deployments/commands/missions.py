@@ -115,8 +115,7 @@ def assets_table(mission_id: str, *, summaries: bool = True, wide: bool | None =
     columns = ("asset", "scope", "role", "type", "status", "bytes") if wide else ("asset", "type", "status")
     for col in columns:
         table.add_column(col, no_wrap=True, justify="right" if col == "bytes" else "left")
-    if summaries:
-        table.add_column("summary", no_wrap=True, overflow="ellipsis", min_width=20, max_width=90, ratio=1)
+    rows: list[list[Text]] = []
     with session_scope() as session:
         hop_ids = list(session.scalars(sa.select(Hop.id).where(Hop.mission_id == mission_id)))
         assets = list(read_mission_state(session, mission_id).values())
@@ -133,10 +132,17 @@ def assets_table(mission_id: str, *, summaries: bool = True, wide: bool | None =
                 "status": _styled(a.status.value),
                 "bytes": cell("-" if a.size_bytes is None else f"{a.size_bytes:,}"),
             }
-            row = [values[c] for c in columns]
+            rows.append([values[c] for c in columns])
             if summaries:
-                row.append(cell(" ".join((a.content_summary or "").split())[:160]))
-            table.add_row(*row)
+                rows[-1].append(cell(" ".join((a.content_summary or "").split())[:160]))
+    if summaries:
+        # What is left of the terminal after the other columns (and " │ " between columns), so each
+        # asset stays on one line; the whole summary is in `missions show` JSON and `--content`.
+        used = sum(max([len(c), *(len(r[i].plain) for r in rows)]) + 3 for i, c in enumerate(columns))
+        room = max(20, min(90, console.width - used))
+        table.add_column("summary", no_wrap=True, overflow="ellipsis", max_width=room)
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
@@ -342,7 +348,7 @@ def resume_mission(
     if status in (MissionStatus.COMPLETED, MissionStatus.CANCELLED):
         # Nothing to resume: no Prefect, no new flow run.
         console.print(Text(f"mission {name} ({mission_id}) is ") + _styled(status.value)
-                      + Text(": nothing to do"))  # fmt: skip
+                      + Text(": nothing to do"), soft_wrap=True)  # fmt: skip
         return
     try:
         result = run_with_progress(mission_id, verbose)

@@ -194,28 +194,22 @@ def _flow_label(item: dict[str, Any]) -> str:
 
 
 def runs_table(items: list[dict[str, Any]], prefixes: dict[str, str], *, wide: bool = False) -> Table:
-    """One line per run, readable at 80 columns: no cell wraps; --wide adds tokens and errors."""
-    table = Table(show_edge=False, pad_edge=False)
-    columns = ["run", "flow", "agent", "status", "trigger", "started (UTC)", "duration"]
-    if wide:
-        columns += ["tokens in/out", "error"]
-    for column in columns:
-        long_text = column in ("flow", "agent", "error")
-        table.add_column(
-            column,
-            justify="right" if column in ("duration", "tokens in/out") else "left",
-            no_wrap=True,
-            overflow="ellipsis" if long_text else "fold",
-            max_width=(60 if column == "error" else 28) if long_text else None,
-        )
+    """One line per run, readable at 80 columns: no cell wraps; ids, statuses and times are never cut
+    (only the agent/flow name is shortened, with an ellipsis). --wide: full ids, both names, tokens
+    and errors."""
+    table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
+    rows: list[list[Text]] = []
     for item in items:
+        started = item["start_time"][:16].replace("T", " ") if item["start_time"] else "-"
+        what = [cell(item["agent"] or "-"), cell(_flow_label(item))] if wide else [
+            cell(item["agent"] or _flow_label(item))
+        ]  # fmt: skip
         row = [
             cell(item["run_id"] if wide else prefixes.get(item["run_id"], item["run_id"][:8])),
-            cell(_flow_label(item)),
-            cell(item["agent"] or "-"),
+            *what,
             _styled(item["status"]),
             cell(item["trigger_type"]),
-            cell(item["start_time"][:16].replace("T", " ") if item["start_time"] else "-"),
+            cell(started),
             cell(f"{item['duration_ms'] / 1000:.1f} s"),
         ]
         if wide:
@@ -223,6 +217,26 @@ def runs_table(items: list[dict[str, Any]], prefixes: dict[str, str], *, wide: b
                 cell(f"{item['prompt_tokens']}/{item['completion_tokens']}"),
                 cell(" ".join((item["error_message"] or "").split())[:120]),
             ]
+        rows.append(row)
+    names = ["agent", "flow"] if wide else ["agent / flow"]
+    columns = ["run", *names, "status", "trigger", "started (UTC)", "duration"]
+    if wide:
+        columns += ["tokens in/out", "error"]
+    flexible = [c in ("agent", "flow", "agent / flow", "error") for c in columns]
+    longest = [max([len(c), *(len(r[i].plain) for r in rows)]) for i, c in enumerate(columns)]
+    # What the fixed columns leave of the terminal (two spaces between columns) goes to the names.
+    fixed = sum(w for w, flex in zip(longest, flexible, strict=True) if not flex) + 2 * (len(columns) - 1)
+    room = max(8, (console.width - fixed) // max(1, sum(flexible)))
+    for i, column in enumerate(columns):
+        table.add_column(
+            column,
+            justify="right" if column in ("duration", "tokens in/out") else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=None if flexible[i] else longest[i],
+            max_width=min(room, 60 if column == "error" else 28) if flexible[i] else None,
+        )
+    for row in rows:
         table.add_row(*row)
     return table
 

@@ -2,6 +2,7 @@
 
 from hopflow.models.orm.agents import (
     AgentConfiguration,
+    AgentConfigurationVersion,
     AgentDefinition,
     ContainerInventory,
     Directive,
@@ -27,6 +28,7 @@ from hopflow.models.orm.runs import AgentRunLog, LLMCall, RunArtifact, SyncWater
 
 __all__ = [
     "AgentConfiguration",
+    "AgentConfigurationVersion",
     "AgentConsciousness",
     "AgentDefinition",
     "AgentRunLog",

@@ -86,7 +86,8 @@ def configure_agent(
             )
         if access.read_configuration(session, name) is not None:
             raise ValueError(
-                f"a configuration named {name!r} already exists (names are unique: they name deployments)"
+                f"a configuration named {name!r} already exists (names are unique: they name deployments); "
+                f"change its values with `hopflow agents reconfigure {name} --config FILE`"
             )
         schema = input_schema(definition.inputs_schema)
         issues = check_input_values(schema, values)

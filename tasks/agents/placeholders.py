@@ -78,9 +78,17 @@ def bind_placeholders(value: Any, context: Mapping[str, Any]) -> Any:
     return value
 
 
+_EMPTY = "\x00"  # marks where a placeholder bound to nothing, so its separator goes with it
+
+
 def render_name(template: str, context: Mapping[str, Any]) -> str:
-    """A per-configuration name from a template such as "shop_{{workspace_id}}_{{instance_id}}"."""
-    return str(PLACEHOLDER.sub(lambda m: _as_text(_lookup(context, m.group(1))), template))
+    """A per-configuration name from a template such as "shop_{{workspace_id}}_{{instance_id}}".
+
+    A placeholder bound to nothing (no workspace) takes one separator next to it along, so the
+    name reads "shop_<id>", not "shop__<id>"."""
+    rendered = PLACEHOLDER.sub(lambda m: _as_text(_lookup(context, m.group(1))) or _EMPTY, template)
+    rendered = re.sub(r"^\x00+[_\-.:/]?", "", rendered)  # at the start: the separator after it
+    return re.sub(r"[_\-.:/]?\x00+", "", rendered)  # elsewhere: the separator before it
 
 
 def env_var_name(rendered: str) -> str:

@@ -440,12 +440,16 @@ def test_sync_leaves_one_correct_row_for_mission_agent_failing_cancelled_and_sig
     assert (killed.status, killed.prefect_state) == (RunStatus.ERROR, "CRASHED")
     assert killed.end_time is not None and "no heartbeat" in (killed.error_message or "")
 
-    for run_id in (ok_run, agent_run, bad_run, cancelled_run, killed_run):
+    for run_id in (ok_run, agent_run, bad_run, killed_run):
         with session_scope() as session:
             artifacts = session.scalars(sa.select(RunArtifact).where(RunArtifact.run_id == run_id)).all()
         assert [a.kind for a in artifacts] == [RunArtifactKind.LOG]
         assert row_of(run_id).logs_ref == artifacts[0].path
-        assert Path(artifacts[0].path).stat().st_size == artifacts[0].size_bytes
+        assert Path(artifacts[0].path).stat().st_size == artifacts[0].size_bytes > 0
+    # Cancelled before it ever ran: no log line exists, and an empty file is not its log.
+    with session_scope() as session:
+        assert not session.scalars(sa.select(RunArtifact).where(RunArtifact.run_id == cancelled_run)).all()
+    assert row_of(cancelled_run).logs_ref is None
 
     # A second sync changes no row.
     ids = [ok_run, agent_run, bad_run, cancelled_run, killed_run]
