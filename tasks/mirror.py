@@ -572,7 +572,10 @@ def sync_page(window: SyncWindow, offset: int, *, limit: int = PAGE_LIMIT, expor
     t0 = time.perf_counter()
     with get_client(sync_client=True) as client:
         flow_runs = read_flow_run_page(client, window, offset, limit)
-        snaps = [snapshot_of(fr, flow_name=window.flow_ids.get(str(fr.flow_id))) for fr in flow_runs]
+        every = [snapshot_of(fr, flow_name=window.flow_ids.get(str(fr.flow_id))) for fr in flow_runs]
+        # Prefect's start-time filter also matches a scheduled run's expected start: a run that has
+        # not started is not a run yet (the page still counts it, for paging).
+        snaps = [s for s in every if s.state_type not in NOT_STARTED_TYPES]
         resolve_parent_runs(client, snaps)
         t1 = time.perf_counter()
         exported = export_logs(client, plan_log_exports(snaps)) if export else {}
@@ -582,7 +585,7 @@ def sync_page(window: SyncWindow, offset: int, *, limit: int = PAGE_LIMIT, expor
     times = [t for s in snaps for t in (s.start_time, s.end_time) if t is not None]
     return PageResult(
         offset=offset,
-        read=len(snaps),
+        read=len(every),
         run_ids=[s.run_id for s in snaps],
         open_run_ids=[s.run_id for s in snaps if s.state_type in ("RUNNING", "CANCELLING")],
         latest=max(times) if times else None,
