@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from hopflow.deployments.commands.common import cell, clear_errors, console, fail, settings, warn
+from hopflow.deployments.commands.common import cell, clear_errors, console, fail, say, settings, warn
 from hopflow.models.enums import AgentConfigurationStatus, TriggerType
 from rich.table import Table
 from rich.text import Text
@@ -124,9 +124,12 @@ def list_agents() -> None:
     with clear_errors():
         definitions = read_definitions()
         views = read_configurations()
-    table = Table(title="definitions", show_edge=False, pad_edge=False)
-    for col in ("id", "name", "version", "status", "triggers", "playbooks", "configurations"):
-        table.add_column(col)
+    # Readable at 80 columns: the name is cut with an ellipsis before anything else (`agents show`
+    # has it all, playbooks included).
+    table = Table(title="definitions", box=None, show_edge=False, pad_edge=False, header_style="bold")
+    for col in ("id", "name", "version", "status", "triggers", "configs"):
+        table.add_column(col, no_wrap=col != "triggers", overflow="ellipsis" if col == "name" else "fold",
+                         max_width=30 if col == "name" else None)  # fmt: skip
     counts: dict[str, int] = {}
     for v in views:
         counts[v.definition.id] = counts.get(v.definition.id, 0) + 1
@@ -137,13 +140,12 @@ def list_agents() -> None:
             cell(d.version),
             _styled(d.status.value),
             cell(", ".join(t["type"] for t in d.triggers_config) or "-"),
-            cell(len(d.playbooks)),
             cell(counts.get(d.id, 0)),
         )
     console.print(table)
-    configs = Table(title="configurations", show_edge=False, pad_edge=False)
-    for col in ("name", "definition", "status", "last run", "at", "deployment"):
-        configs.add_column(col)
+    configs = Table(title="configurations", box=None, show_edge=False, pad_edge=False, header_style="bold")
+    for col in ("name", "definition", "status", "last run", "at (UTC)", "deployment"):
+        configs.add_column(col, no_wrap=True, overflow="ellipsis")
     for v in views:
         c = v.configuration
         configs.add_row(
@@ -171,21 +173,21 @@ def show_agent(
         except AgentNotFound:
             view = read_agent(ref)
             c = view.configuration
-            console.print(cell(f"{c.name} ({c.id}) of {view.definition.id} {view.definition.name} "
+            say(cell(f"{c.name} ({c.id}) of {view.definition.id} {view.definition.name} "
                                f"{view.definition.version}: ") + _styled(c.status.value))  # fmt: skip
-            console.print(cell(f"deployment       agent-run/{c.name}"))
-            console.print(cell(f"workspace        {c.workspace_id or '-'}"))
-            console.print(cell(f"memory namespace {c.external_memory_namespace or '-'}"))
+            say(cell(f"deployment       agent-run/{c.name}"))
+            say(cell(f"workspace        {c.workspace_id or '-'}"))
+            say(cell(f"memory namespace {c.external_memory_namespace or '-'}"))
             for route in webhook_routes_for(view):
                 line = f"webhook          {route.method} {route.path}  (secret: ${route.secret_env})"
-                console.print(cell(line))
+                say(cell(line))
             console.print(
                 cell("last run         ")
                 + _last_run(c)
                 + cell(f" {c.last_run_at or ''} {c.last_run_id or ''}")
             )
             if c.last_run_full_output_ref:
-                console.print(cell(f"output           {c.last_run_full_output_ref}"))
+                say(cell(f"output           {c.last_run_full_output_ref}"))
             if c.last_run_output_preview:
                 console.print(c.last_run_output_preview, markup=False, highlight=False)
             console.print("\n[bold]effective configuration[/] (secrets as ${env.X} references)")
@@ -195,7 +197,7 @@ def show_agent(
         cell(f"{definition.id} {definition.name} {definition.version} ") + _styled(definition.status.value)
     )
     if definition.tagline:
-        console.print(cell(definition.tagline))
+        say(cell(definition.tagline))
     console.print(f"concurrency limit {definition.concurrency_limit}")
     console.print("\n[bold]triggers[/]")
     for stored in definition.triggers_config:
@@ -213,7 +215,7 @@ def show_agent(
         console.print(f"  {p.name}{' (default)' if p.is_default else ''}: {steps}", markup=False)
     console.print("\n[bold]configurations[/]")
     for c in configs:
-        console.print(cell(f"  {c.name} ") + _styled(c.status.value) + cell(" last run ") + _last_run(c))
+        say(cell(f"  {c.name} ") + _styled(c.status.value) + cell(" last run ") + _last_run(c))
     if not configs:
         console.print(f"  none: hopflow agents configure {definition.id} --name NAME --config values.yaml")
 
@@ -237,13 +239,13 @@ def configure(
             definition, name, values_path=config, workspace=workspace, description=description
         )
         view = read(created.id)
-    console.print(cell(f"configured {created.name} ({created.id}) of {view.definition.id}: deployment "
+    say(cell(f"configured {created.name} ({created.id}) of {view.definition.id}: deployment "
                        f"agent-run/{created.name}"))  # fmt: skip
     if created.external_memory_namespace:
-        console.print(cell(f"memory namespace {created.external_memory_namespace}"))
+        say(cell(f"memory namespace {created.external_memory_namespace}"))
     routes = webhook_routes_for(view)
     for route in routes:
-        console.print(cell(f"webhook {route.method} {route.path} (HMAC secret from ${route.secret_env})"))
+        say(cell(f"webhook {route.method} {route.path} (HMAC secret from ${route.secret_env})"))
     warn_unset_secrets(created.name, created.effective_config_cache or {}, routes)
 
 
@@ -263,7 +265,7 @@ def reconfigure(
     with clear_errors():
         updated, version = reconfigure_agent(ref, values_path=config, description=description)
         view = read_agent(updated.id)
-    console.print(cell(f"reconfigured {updated.name}: values version {version} (was {version - 1})"))
+    say(cell(f"reconfigured {updated.name}: values version {version} (was {version - 1})"))
     warn_unset_secrets(updated.name, updated.effective_config_cache or {}, webhook_routes_for(view))
 
 
@@ -281,7 +283,7 @@ def versions(ref: Annotated[str, typer.Argument(help="Configuration name or id."
             rows = [(v.version, v.created_at, v.yaml_config)
                     for v in list_configuration_versions(session, view.configuration.id)]  # fmt: skip
     if not rows:
-        console.print(cell(f"{view.configuration.name}: version 1 only (as configured)"))
+        say(cell(f"{view.configuration.name}: version 1 only (as configured)"))
         return
     table = Table(show_edge=False, pad_edge=False)
     for column in ("version", "created (UTC)", "values"):
@@ -298,7 +300,7 @@ def _set_status(ref: str, status: AgentConfigurationStatus, reason: str | None) 
     with clear_errors():
         config, changed = set_agent_status(ref, status, reason)
     verb = "now" if changed else "already"
-    console.print(cell(f"{config.name} is {verb} ") + _styled(config.status.value))
+    say(cell(f"{config.name} is {verb} ") + _styled(config.status.value))
     if changed:
         console.print(
             "[dim]restart `hopflow serve` (or rerun `hopflow deploy`) to apply it to deployments[/]"

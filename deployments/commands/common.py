@@ -45,6 +45,11 @@ def warn(message: str) -> None:
     err_console.print(Text("warning: ", style="bold yellow") + Text(message), highlight=False, soft_wrap=True)
 
 
+def say(text: Text | str) -> None:
+    """One message line: the terminal wraps it, not Rich (an id or a path stays whole for copying)."""
+    console.print(text, soft_wrap=True, highlight=False)
+
+
 def cell(value: object, style: str | None = None) -> Text:
     """A table cell or line that shows `value` as it is: `[...]` in data is text, not Rich markup."""
     return Text("-" if value is None else str(value), style=style or "")

@@ -20,6 +20,7 @@ from hopflow.deployments.commands.common import (
     fail,
     plural,
     quiet_prefect_console,
+    say,
     settings,
     write_verbatim,
 )
@@ -197,7 +198,7 @@ def interrupted(mission_id: str, name: str) -> typer.Exit:
 def run_spec(path: Path, verbose: bool = False) -> None:
     with clear_errors():
         mission_id, name = store_spec(path)
-    console.print(cell(f"stored mission {name} ({mission_id}); starting its flow ..."))
+    say(cell(f"stored mission {name} ({mission_id}); starting its flow ..."))
     started = time.perf_counter()
     try:
         result = run_with_progress(mission_id, verbose)
@@ -216,7 +217,8 @@ def run_spec(path: Path, verbose: bool = False) -> None:
             f" in {time.perf_counter() - started:.1f} s ({plural(result.hop_count, 'hop')}, "
             f"{plural(result.step_count, 'step')}, "
             f"{result.prompt_tokens}+{result.completion_tokens} tokens)\n"
-        )
+        ),
+        soft_wrap=True,
     )
     console.print(assets_table(mission_id))
 
@@ -236,7 +238,7 @@ def run(
 def demo(verbose: bool = VERBOSE) -> None:
     """Run the bundled demo mission (a CSV through pandas tools and the LLM tool to a report)."""
     cfg = settings()
-    console.print(cell(
+    say(cell(
         f"hopflow demo: database {cfg.database_url}, Prefect API "
         f"{_prefect_api() or 'ephemeral (started in this process)'}"
     ))  # fmt: skip
@@ -333,7 +335,7 @@ def show_mission(mission: str = typer.Argument(..., help="Mission id, id prefix 
         mission_id, error = found.id, found.error_message
     console.print(progress_table(mission_id))
     if error:
-        console.print(Text("error: ", style="red") + cell(error))
+        say(Text("error: ", style="red") + cell(error))
     console.print(assets_table(mission_id))
 
 
@@ -356,7 +358,7 @@ def resume_mission(
         raise interrupted(mission_id, name) from None
     except Exception as exc:
         raise fail(f"mission {name} ({mission_id}) failed again: {exc}") from exc
-    console.print(Text(f"mission {name} ") + _styled(result.status.value))
+    say(Text(f"mission {name} ") + _styled(result.status.value))
     console.print(assets_table(mission_id))
 
 
