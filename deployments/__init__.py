@@ -1,0 +1,1 @@
+"""hopflow.deployments: how flows get triggered and reached (deployments, webhooks, the `hopflow` CLI)."""

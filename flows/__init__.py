@@ -1,0 +1,1 @@
+"""hopflow.flows: the Prefect flows (missions, agent runs, the run-log mirror); they only orchestrate."""

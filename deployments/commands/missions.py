@@ -195,7 +195,8 @@ def interrupted(mission_id: str, name: str) -> typer.Exit:
     return typer.Exit(130)
 
 
-def run_spec(path: Path, verbose: bool = False) -> None:
+def run_spec(path: Path, verbose: bool = False) -> str:
+    """Store and run a spec with live progress; the stored mission's id."""
     with clear_errors():
         mission_id, name = store_spec(path)
     say(cell(f"stored mission {name} ({mission_id}); starting its flow ..."))
@@ -221,6 +222,7 @@ def run_spec(path: Path, verbose: bool = False) -> None:
         soft_wrap=True,
     )
     console.print(assets_table(mission_id))
+    return mission_id
 
 
 VERBOSE = typer.Option(False, "--verbose", "-v", help="Also print Prefect's own log lines.")
@@ -242,11 +244,9 @@ def demo(verbose: bool = VERBOSE) -> None:
         f"hopflow demo: database {cfg.database_url}, Prefect API "
         f"{_prefect_api() or 'ephemeral (started in this process)'}"
     ))  # fmt: skip
-    run_spec(DEMO_SPEC, verbose)
+    mission_id = run_spec(DEMO_SPEC, verbose)
     with session_scope() as session:
-        report = session.scalars(
-            sa.select(Asset).where(Asset.name == "report").order_by(Asset.created_at.desc())
-        ).first()
+        report = read_mission_state(session, mission_id).get("report")
         if report is not None:
             from hopflow.tasks.assets import load_value
 

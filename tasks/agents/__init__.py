@@ -13,13 +13,8 @@ from hopflow.tasks.agents.blueprints import (
     playbook_rows,
 )
 from hopflow.tasks.agents.conditions import (
-    ALLOWED_NODES,
-    BIN_OPS,
-    COMPARE_OPS,
-    CONSTANT_NAMES,
-    MAX_CONDITION_NODES,
-    SAFE_FUNCTIONS,
     ConditionError,
+    condition_scope,
     evaluate_condition,
     parse_condition,
 )
@@ -53,6 +48,7 @@ from hopflow.tasks.agents.placeholders import (
     name_context,
     placeholders_in,
     render_name,
+    template_problems,
 )
 from hopflow.tasks.agents.reading import (
     read_agent,
@@ -88,17 +84,11 @@ from hopflow.tasks.agents.runs import (
 )
 
 __all__ = [
-    "ALLOWED_NODES",
     "BINDING_ROOTS",
-    "BIN_OPS",
-    "COMPARE_OPS",
-    "CONSTANT_NAMES",
-    "MAX_CONDITION_NODES",
     "MISSION_REF_PREFIX",
     "NAME_ROOTS",
     "PLACEHOLDER",
     "PREVIEW_CHARS",
-    "SAFE_FUNCTIONS",
     "TYPE_NAMES",
     "AgentMission",
     "AgentNotFound",
@@ -119,6 +109,7 @@ __all__ = [
     "check_input_values",
     "check_payload",
     "check_playbook_steps",
+    "condition_scope",
     "configure_agent",
     "create_agent_mission",
     "definition_fields",
@@ -149,6 +140,7 @@ __all__ = [
     "route_conflicts",
     "set_agent_status",
     "snapshot_agent_run",
+    "template_problems",
     "type_problem",
     "webhook_routes_for",
 ]

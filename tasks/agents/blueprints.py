@@ -23,8 +23,9 @@ from hopflow.models.schemas.specs import UNION_TAGS, LiteralValue, StepSpec
 from hopflow.tasks.agents.conditions import ConditionError, parse_condition
 from hopflow.tasks.agents.errors import AgentSpecError
 from hopflow.tasks.agents.inputs import _unknown_key, type_problem
-from hopflow.tasks.agents.placeholders import BINDING_ROOTS, NAME_ROOTS, PLACEHOLDER, placeholders_in
+from hopflow.tasks.agents.placeholders import BINDING_ROOTS, NAME_ROOTS, placeholders_in, template_problems
 from hopflow.tasks.agents.routes import normalise_path
+from hopflow.tasks.agents.sandbox import SandboxError, whole_expression
 from hopflow.tasks.specs import (
     AssetCatalog,
     PathT,
@@ -64,11 +65,7 @@ def check_cron(cron: str, timezone: str) -> str | None:
 
 
 def _check_template(template: str, roots: tuple[str, ...], where: PathT) -> list[SpecIssue]:
-    return [
-        SpecIssue(where, f"unknown placeholder {{{{{p}}}}} (use {', '.join('{{' + r + '}}' for r in roots)})")
-        for p in PLACEHOLDER.findall(template)
-        if p not in roots
-    ]
+    return [SpecIssue(where, problem) for problem in template_problems(template, roots)]
 
 
 def _sample(spec: InputSpec) -> Any:
@@ -158,7 +155,12 @@ def check_playbook_steps(
             if not isinstance(source, LiteralValue):
                 bound[param] = source
                 continue
-            for expression in placeholders_in(source.literal):
+            try:
+                expressions = placeholders_in(source.literal)
+            except SandboxError as exc:
+                issues.append(SpecIssue((*where, "parameter_mapping", param, "literal"), str(exc)))
+                continue
+            for expression in expressions:
                 root, *rest = expression.split(".")
                 if root not in BINDING_ROOTS:
                     issues.append(
@@ -192,10 +194,10 @@ def check_playbook_steps(
 def _sample_bind(literal: Any, by_key: Mapping[str, InputSpec], untyped: set[str], param: str) -> Any:
     """Bind placeholders with samples of their declared types, so literals type-check at registration."""
     if isinstance(literal, str):
-        whole = PLACEHOLDER.fullmatch(literal.strip())
+        whole = whole_expression(literal)
         if whole is None:
             return literal
-        root, *rest = whole.group(1).split(".")
+        root, *rest = whole.split(".")
         if root == "inputs" and len(rest) == 1 and rest[0] in by_key:
             return _sample(by_key[rest[0]])
         if root in ("directive", "trigger_type", "configuration", "window_start", "window_end"):

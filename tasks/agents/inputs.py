@@ -13,11 +13,15 @@ from hopflow.models.schemas.agents import (
     InputSpec,
 )
 from hopflow.models.secrets import ENV_REF, has_env_refs
-from hopflow.tasks.agents.conditions import _is_number
 from hopflow.tasks.specs import (
     PathT,
     SpecIssue,
 )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
 
 TYPE_NAMES = {
     InputType.JSON: "an object or a list",

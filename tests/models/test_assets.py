@@ -119,6 +119,7 @@ def test_mission_schema_keys_state_by_name_and_derives_inputs_outputs(session: S
 
 @pytest.mark.postgres
 @pytest.mark.slow
+@pytest.mark.million
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_scope_queries_use_idx_assets_scope_at_a_million_rows(session: Session) -> None:
     user = ensure_user(session)

@@ -152,7 +152,7 @@ def _unknown_input_placeholder() -> dict[str, Any]:
         ),
         (
             _bad_condition,
-            r"steps\[2\]\.condition \(line \d+\): condition .*only these functions may be called",
+            r"steps\[2\]\.condition \(line \d+\): condition .*'__import__' is not allowed",
         ),
         (
             _unknown_input_placeholder,
