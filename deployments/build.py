@@ -23,7 +23,7 @@ from prefect.utilities.callables import ParameterSchema
 logger = logging.getLogger("hopflow.deployments")
 
 # The runner asks Prefect for due runs this often. Prefect's default (10 s) gives ~8 s from a trigger
-# to the flow body; 1 s gives ~2 s (PREFECT_NOTES.md), the target being 2.5 s median.
+# to the flow body; 1 s gives ~2 s (measured on a 2-core machine), the target being 2.5 s median.
 DEFAULT_POLL_SECONDS = 1.0
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Absolute: `prefect deploy` reads the file from where it runs, a worker from the pull step's folder.

@@ -113,23 +113,38 @@ def _elapsed_ms(started: float) -> int:
     return max(0, round((time.perf_counter() - started) * 1000))
 
 
-_ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "frank", "gentle", "hardy", "keen", "lucid")
-_NOUNS = ("anchor", "beacon", "compass", "delta", "ember", "fjord", "harbor", "island", "lantern", "meadow")
+def _table_summary(text: str) -> str | None:
+    """A Markdown table described, not echoed: its size, columns and first row."""
+    rows = [line.strip() for line in text.strip().splitlines() if line.strip().startswith("|")]
+    if len(rows) < 2 or len(rows) != len(text.strip().splitlines()):
+        return None
+
+    def cells(line: str) -> list[str]:
+        return [c.strip() for c in line.strip().strip("|").split("|")]
+
+    header, body = cells(rows[0]), [cells(r) for r in rows[1:] if not set(r) <= set("|-: ")]
+    first = ", ".join(f"{h} {v}" for h, v in zip(header, body[0], strict=False)) if body else "none"
+    return (
+        f"a table of {len(body)} row{'s' if len(body) != 1 else ''} and {len(header)} columns "
+        f"({', '.join(header)}); first row: {first}."
+    )
 
 
 def offline_answer(prompt: str, system: str | None = None) -> str:
-    """A short structured summary of the prompt: the same prompt always gives the same answer."""
+    """A deterministic stand-in for a model's answer, and visibly one: the first sentence of the prompt
+    (or, for a Markdown table, its size, columns and first row), counts, and a note saying no model was
+    asked. The same prompt always gives the same answer."""
     digest = hashlib.sha256(render_prompt_text(prompt, system).encode("utf-8")).digest()
     stripped = prompt.strip()
     sentences = [s for s in _SENTENCE_END_RE.split(stripped) if s]
-    first = " ".join(sentences[0].split()) if sentences else ""
+    first = _table_summary(stripped) or (" ".join(sentences[0].split()) if sentences else "")
     if len(first) > 160:
         first = first[:157].rstrip() + "..."
-    phrase = f"{_ADJECTIVES[digest[0] % len(_ADJECTIVES)]} {_NOUNS[digest[1] % len(_NOUNS)]}"
     return (
         f"Summary: {first or '(empty prompt)'}\n"
         f"Words: {len(stripped.split())}; sentences: {len(sentences)}\n"
-        f"Note: {phrase} {digest.hex()[:8]}"
+        f"Note: offline stand-in answer {digest.hex()[:8]}: no model was asked "
+        "(set HOPFLOW_LLM_PROVIDER=openai for real summaries)"
     )
 
 

@@ -50,8 +50,13 @@ PAGE_LIMIT = 200  # the Prefect API refuses more (trap 4)
 PREVIEW_CHARS = 1000
 ERROR_CHARS = 4000
 TERMINAL_TYPES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
-# Scheduled runs are left out: a cron deployment keeps ~100 future runs that nobody started yet.
+# Scheduled runs are left out: a cron deployment keeps ~100 future runs that nobody started yet; a
+# scheduled run is not a run until it starts (it is mirrored then, as pending or running).
 OPEN_TYPES = ("PENDING", "RUNNING", "CANCELLING", "PAUSED")
+NOT_STARTED_TYPES = ("SCHEDULED",)
+# A finished run whose logs have not reached the API yet is retried by the reconciler for this long;
+# no empty file is ever written as its log.
+LOG_RETRY = timedelta(days=1)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -153,6 +158,8 @@ class _RunFacts(BaseModel):
     steps: dict[str, int] = {}  # mission_id -> tool steps that ran
     tokens: dict[str, tuple[int, int]] = {}  # run_id -> (prompt, completion), subflows included
     outputs: dict[str, list[tuple[str, str]]] = {}  # mission_id -> [(asset, summary)]
+    parent_triggers: dict[str, TriggerType] = {}  # subflow run_id -> its parent run's trigger
+    mission_names: dict[str, str] = {}  # mission_id -> name
     secrets: dict[str, list[str]] = {}  # run_id -> resolved secret values its steps reference
 
 
@@ -172,6 +179,17 @@ def _read_facts(session: Session, snaps: Sequence[RunSnapshot]) -> _RunFacts:
         ):
             children[parent].add(child)
     family = sorted(set(run_ids) | {c for cs in children.values() for c in cs})
+    # A subflow (an agent run's mission) was started by whatever started its parent: webhook, event...
+    in_batch = {s.run_id: _trigger_type(s) for s in snaps if not s.parent_run_id}
+    parents = sorted({s.parent_run_id for s in snaps if s.parent_run_id} - set(in_batch))
+    for chunk in _chunks(parents):
+        for run_id, trigger in session.execute(
+            sa.select(AgentRunLog.run_id, AgentRunLog.trigger_type).where(AgentRunLog.run_id.in_(chunk))
+        ):
+            in_batch[run_id] = trigger
+    for snap in snaps:
+        if snap.parent_run_id and snap.parent_run_id in in_batch:
+            facts.parent_triggers[snap.run_id] = in_batch[snap.parent_run_id]
 
     wanted_missions = {str(s.parameters["mission_id"]) for s in snaps if s.parameters.get("mission_id")}
     rows: list[Any] = []
@@ -279,7 +297,7 @@ def _update_for(snap: RunSnapshot, facts: _RunFacts, extra_secrets: list[str]) -
         "flow_name": snap.flow_name,
         "deployment_id": snap.deployment_id,
         "parent_run_id": snap.parent_run_id,
-        "trigger_type": _trigger_type(snap),
+        "trigger_type": facts.parent_triggers.get(snap.run_id) or _trigger_type(snap),
         "mission_id": mission_id,
         "agent_configuration_id": config_id,
         "agent_entity_id": facts.configs.get(config_id) if config_id else None,
@@ -382,9 +400,12 @@ def plan_log_exports(snaps: Sequence[RunSnapshot], settings: Settings | None = N
         artifacts = read_log_artifacts(session, [s.run_id for s in final])
         facts = _read_facts(session, final)
     plan: dict[str, list[str]] = {}
+    now = utcnow()
     for snap in final:
         artifact = artifacts.get(snap.run_id)
-        settled_at = (snap.end_time or utcnow()) + LOG_SETTLE
+        settled_at = (snap.end_time or now) + LOG_SETTLE
+        if artifact is None and snap.end_time is not None and now - snap.end_time > LOG_RETRY:
+            continue  # no log line ever reached the API: stop asking
         if artifact is None or artifact.created_at < settled_at or not Path(artifact.path).is_file():
             plan[snap.run_id] = facts.secrets.get(snap.run_id, []) + known_secrets(settings)
     return plan
@@ -398,7 +419,8 @@ def export_logs(
     client: Any, plan: Mapping[str, list[str]], settings: Settings | None = None
 ) -> dict[str, ExportedLog]:
     """Read the planned runs' log lines from Prefect (in pages) and write HOPFLOW_LOGS/<run id>.log,
-    secrets scrubbed; a run with no lines yet gets an empty file. No database access."""
+    secrets scrubbed. A run with no lines yet gets no file (an empty file is not its log): it stays
+    planned, and a later pass of the reconciler exports it. No database access."""
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.client.schemas.sorting import LogSort
 
@@ -423,6 +445,8 @@ def export_logs(
     directory.mkdir(parents=True, exist_ok=True)
     exported: dict[str, ExportedLog] = {}
     for run_id, run_lines in lines.items():
+        if not run_lines:
+            continue
         path = directory / f"{run_id}.log"
         body = "".join(line + "\n" for line in run_lines).encode("utf-8")
         tmp = path.with_suffix(".log.tmp")
@@ -485,7 +509,8 @@ def _window_filters(window: SyncWindow) -> tuple[Any, Any]:
     )
     from prefect.client.schemas.objects import StateType
 
-    flow_run_filter = None
+    not_started = FlowRunFilterStateType(not_any_=[StateType(t) for t in NOT_STARTED_TYPES])
+    flow_run_filter = FlowRunFilter(state=FlowRunFilterState(type=not_started))
     if window.since is not None:
         flow_run_filter = FlowRunFilter(
             operator=Operator.or_,
@@ -573,18 +598,20 @@ def sync_page(window: SyncWindow, offset: int, *, limit: int = PAGE_LIMIT, expor
     t0 = time.perf_counter()
     with get_client(sync_client=True) as client:
         flow_runs = read_flow_run_page(client, window, offset, limit)
-        read = [snapshot_of(fr, flow_name=window.flow_ids.get(str(fr.flow_id))) for fr in flow_runs]
-        snaps = owned_runs(read)
+        every = [snapshot_of(fr, flow_name=window.flow_ids.get(str(fr.flow_id))) for fr in flow_runs]
+        # Prefect's start-time filter also matches a scheduled run's expected start: a run that has
+        # not started is not a run yet (the page still counts it, for paging).
+        snaps = owned_runs([s for s in every if s.state_type not in NOT_STARTED_TYPES])
         resolve_parent_runs(client, snaps)
         t1 = time.perf_counter()
         exported = export_logs(client, plan_log_exports(snaps)) if export else {}
     t2 = time.perf_counter()
     result = mirror_runs(snaps, exported)
     t3 = time.perf_counter()
-    times = [t for s in read for t in (s.start_time, s.end_time) if t is not None]
+    times = [t for s in every for t in (s.start_time, s.end_time) if t is not None]
     return PageResult(
         offset=offset,
-        read=len(read),
+        read=len(every),
         run_ids=[s.run_id for s in snaps],
         open_run_ids=[s.run_id for s in snaps if s.state_type in ("RUNNING", "CANCELLING")],
         latest=max(times) if times else None,

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import pandas as pd
 import sqlalchemy as sa
+from hopflow.models.access.runs import started_runs
 from hopflow.models.db import session_scope
 from hopflow.models.enums import RunStatus
 from hopflow.models.orm import AgentConfiguration, AgentRunLog, LLMCall
@@ -150,7 +151,7 @@ def load_run_frames_from(session: Session, since: datetime | None = None) -> Run
     ).outerjoin(AgentConfiguration, AgentConfiguration.id == AgentRunLog.agent_configuration_id)
     # A subflow run (an agent run's mission) is part of its parent run: counting it too would count
     # the agent's runs and tokens twice. Its LLM calls are reported under the parent run.
-    stmt = stmt.where(AgentRunLog.parent_run_id.is_(None))
+    stmt = stmt.where(AgentRunLog.parent_run_id.is_(None), started_runs())
     if since is not None:
         stmt = stmt.where(started >= since)
     records = [

@@ -247,6 +247,7 @@ def complete_step(
             )
         for asset, _ in written:
             advance_to(session, asset, AssetStatus.READY)
+        mission = session.get(Mission, begun.mission_id)
         prompt, completion = record_llm_calls(
             session,
             llm_calls,
@@ -254,6 +255,8 @@ def complete_step(
             flow_run_id=flow_run_id,
             mission_id=begun.mission_id,
             tool_step_id=step_id,
+            # An agent's mission: every call is attributed to the agent configuration that ran it.
+            agent_configuration_id=mission.agent_configuration_id if mission is not None else None,
         )
         session.flush()
         label = mission_label(session, begun.mission_id)

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from hopflow.deployments.commands.common import clear_errors, console, fail, settings
+from hopflow.deployments.commands.common import cell, clear_errors, console, fail, say, settings, warn
 from hopflow.models.enums import AgentConfigurationStatus, TriggerType
 from rich.table import Table
+from rich.text import Text
 
 agents_app = typer.Typer(help="Agent blueprints and their configurations.", no_args_is_help=True)
 
@@ -29,11 +30,42 @@ STATUS_STYLE = {
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
-def _styled(status: str | None) -> str:
+def _styled(status: str | None) -> Text:
     if status is None:
-        return "-"
-    style = STATUS_STYLE.get(status)
-    return f"[{style}]{status}[/]" if style else status
+        return cell("-")
+    return cell(status, STATUS_STYLE.get(status))
+
+
+def _last_run(config: Any) -> Text:
+    # A configuration that never ran has no last run: "never", not the column's `idle` default.
+    if config.last_run_id is None or config.last_run_status is None:
+        return cell("never", "dim")
+    return _styled(config.last_run_status.value)
+
+
+def unset_env_refs(value: Any) -> list[str]:
+    """Names of the `${env.X}` references in `value` (nested anywhere) that this environment lacks."""
+    from hopflow.models.secrets import ENV_REF
+
+    if isinstance(value, str):
+        return [name for name in ENV_REF.findall(value) if name not in os.environ]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in unset_env_refs(v)]
+    if isinstance(value, list | tuple):
+        return [n for v in value for n in unset_env_refs(v)]
+    return []
+
+
+def warn_unset_secrets(configuration_name: str, values: Any, routes: list[Any]) -> None:
+    """Say now what would fail later: a referenced variable unset here fails every run that needs it,
+    and a webhook without its secret answers 500 to every call."""
+    for name in sorted(set(unset_env_refs(values))):
+        warn(f"{configuration_name}: ${{env.{name}}} is referenced but {name} is not set in this "
+             "environment; runs fail with MissingSecretError until it is set where they run")  # fmt: skip
+    for route in routes:
+        if not os.environ.get(route.secret_env):
+            warn(f"{configuration_name}: webhook {route.method} {route.path} needs {route.secret_env} "
+                 "(its HMAC secret); `hopflow webhooks` answers 500 to it until it is set")  # fmt: skip
 
 
 def _migrated() -> None:
@@ -76,8 +108,10 @@ def register_blueprints(
         results = register(files)
     for r in results:
         console.print(
-            f"{r.action} [bold]{r.id}[/] {r.name} {r.version}: {len(r.triggers)} trigger(s) "
-            f"({', '.join(r.triggers) or 'none'}), {r.playbooks} playbook(s)  [dim]{r.source}[/]"
+            cell(
+                f"{r.action} {r.id} {r.name} {r.version}: {len(r.triggers)} trigger(s) "
+                f"({', '.join(r.triggers) or 'none'}), {r.playbooks} playbook(s)  {r.source}"
+            )
         )
 
 
@@ -90,35 +124,37 @@ def list_agents() -> None:
     with clear_errors():
         definitions = read_definitions()
         views = read_configurations()
-    table = Table(title="definitions", show_edge=False, pad_edge=False)
-    for col in ("id", "name", "version", "status", "triggers", "playbooks", "configurations"):
-        table.add_column(col)
+    # Readable at 80 columns: the name is cut with an ellipsis before anything else (`agents show`
+    # has it all, playbooks included).
+    table = Table(title="definitions", box=None, show_edge=False, pad_edge=False, header_style="bold")
+    for col in ("id", "name", "version", "status", "triggers", "configs"):
+        table.add_column(col, no_wrap=col != "triggers", overflow="ellipsis" if col == "name" else "fold",
+                         max_width=30 if col == "name" else None)  # fmt: skip
     counts: dict[str, int] = {}
     for v in views:
         counts[v.definition.id] = counts.get(v.definition.id, 0) + 1
     for d in definitions:
         table.add_row(
-            d.id,
-            d.name,
-            d.version,
+            cell(d.id),
+            cell(d.name),
+            cell(d.version),
             _styled(d.status.value),
-            ", ".join(t["type"] for t in d.triggers_config) or "-",
-            str(len(d.playbooks)),
-            str(counts.get(d.id, 0)),
+            cell(", ".join(t["type"] for t in d.triggers_config) or "-"),
+            cell(counts.get(d.id, 0)),
         )
     console.print(table)
-    configs = Table(title="configurations", show_edge=False, pad_edge=False)
-    for col in ("name", "definition", "status", "last run", "at", "deployment"):
-        configs.add_column(col)
+    configs = Table(title="configurations", box=None, show_edge=False, pad_edge=False, header_style="bold")
+    for col in ("name", "definition", "status", "last run", "at (UTC)", "deployment"):
+        configs.add_column(col, no_wrap=True, overflow="ellipsis")
     for v in views:
         c = v.configuration
         configs.add_row(
-            c.name,
-            v.definition.id,
+            cell(c.name),
+            cell(v.definition.id),
             _styled(c.status.value),
-            _styled(c.last_run_status.value if c.last_run_status else None),
-            c.last_run_at.strftime("%Y-%m-%d %H:%M:%S") if c.last_run_at else "-",
-            f"agent-run/{c.name}",
+            _last_run(c),
+            cell(c.last_run_at.strftime("%Y-%m-%d %H:%M") if c.last_run_at else "-"),
+            cell(f"agent-run/{c.name}"),
         )
     console.print(configs)
 
@@ -137,29 +173,31 @@ def show_agent(
         except AgentNotFound:
             view = read_agent(ref)
             c = view.configuration
-            console.print(f"[bold]{c.name}[/] ({c.id}) of {view.definition.id} {view.definition.name} "
-                          f"{view.definition.version}: {_styled(c.status.value)}")  # fmt: skip
-            console.print(f"deployment       agent-run/{c.name}")
-            console.print(f"workspace        {c.workspace_id or '-'}")
-            console.print(f"memory namespace {c.external_memory_namespace or '-'}")
+            say(cell(f"{c.name} ({c.id}) of {view.definition.id} {view.definition.name} "
+                               f"{view.definition.version}: ") + _styled(c.status.value))  # fmt: skip
+            say(cell(f"deployment       agent-run/{c.name}"))
+            say(cell(f"workspace        {c.workspace_id or '-'}"))
+            say(cell(f"memory namespace {c.external_memory_namespace or '-'}"))
             for route in webhook_routes_for(view):
-                console.print(f"webhook          {route.method} {route.path}  (secret: ${route.secret_env})")
+                line = f"webhook          {route.method} {route.path}  (secret: ${route.secret_env})"
+                say(cell(line))
             console.print(
-                f"last run         {_styled(c.last_run_status.value if c.last_run_status else None)} "
-                f"{c.last_run_at or ''} {c.last_run_id or ''}"
+                cell("last run         ")
+                + _last_run(c)
+                + cell(f" {c.last_run_at or ''} {c.last_run_id or ''}")
             )
             if c.last_run_full_output_ref:
-                console.print(f"output           {c.last_run_full_output_ref}")
+                say(cell(f"output           {c.last_run_full_output_ref}"))
             if c.last_run_output_preview:
                 console.print(c.last_run_output_preview, markup=False, highlight=False)
             console.print("\n[bold]effective configuration[/] (secrets as ${env.X} references)")
             console.print_json(json.dumps(c.effective_config_cache or {}, default=str))
             return
     console.print(
-        f"[bold]{definition.id}[/] {definition.name} {definition.version} {_styled(definition.status.value)}"
+        cell(f"{definition.id} {definition.name} {definition.version} ") + _styled(definition.status.value)
     )
     if definition.tagline:
-        console.print(definition.tagline)
+        say(cell(definition.tagline))
     console.print(f"concurrency limit {definition.concurrency_limit}")
     console.print("\n[bold]triggers[/]")
     for stored in definition.triggers_config:
@@ -177,10 +215,7 @@ def show_agent(
         console.print(f"  {p.name}{' (default)' if p.is_default else ''}: {steps}", markup=False)
     console.print("\n[bold]configurations[/]")
     for c in configs:
-        console.print(
-            f"  {c.name} {_styled(c.status.value)} "
-            f"last run {_styled(c.last_run_status.value if c.last_run_status else None)}"
-        )
+        say(cell(f"  {c.name} ") + _styled(c.status.value) + cell(" last run ") + _last_run(c))
     if not configs:
         console.print(f"  none: hopflow agents configure {definition.id} --name NAME --config values.yaml")
 
@@ -204,12 +239,58 @@ def configure(
             definition, name, values_path=config, workspace=workspace, description=description
         )
         view = read(created.id)
-    console.print(f"configured [bold]{created.name}[/] ({created.id}) of {view.definition.id}: deployment "
-                  f"agent-run/{created.name}")  # fmt: skip
+    say(cell(f"configured {created.name} ({created.id}) of {view.definition.id}: deployment "
+                       f"agent-run/{created.name}"))  # fmt: skip
     if created.external_memory_namespace:
-        console.print(f"memory namespace {created.external_memory_namespace}")
-    for route in webhook_routes_for(view):
-        console.print(f"webhook {route.method} {route.path} (whsec_ secret from ${route.secret_env})")
+        say(cell(f"memory namespace {created.external_memory_namespace}"))
+    routes = webhook_routes_for(view)
+    for route in routes:
+        say(cell(f"webhook {route.method} {route.path} (whsec_ secret from ${route.secret_env})"))
+    warn_unset_secrets(created.name, created.effective_config_cache or {}, routes)
+
+
+@agents_app.command("reconfigure")
+def reconfigure(
+    ref: Annotated[str, typer.Argument(help="Configuration name or id.")],
+    config: Annotated[Path, typer.Option("--config", help="values.yaml: input key -> value (all of them).")],
+    description: Annotated[str | None, typer.Option(help="What this instance is for.")] = None,
+) -> None:
+    """Give a configuration new values, checked like `configure`; stored as a new version (the old
+    ones are kept: `agents versions NAME`). Runs after this use the new values."""
+    from hopflow.tasks.agents import read_agent, webhook_routes_for
+    from hopflow.tasks.agents.reconfiguring import reconfigure_agent
+
+    settings()
+    _migrated()
+    with clear_errors():
+        updated, version = reconfigure_agent(ref, values_path=config, description=description)
+        view = read_agent(updated.id)
+    say(cell(f"reconfigured {updated.name}: values version {version} (was {version - 1})"))
+    warn_unset_secrets(updated.name, updated.effective_config_cache or {}, webhook_routes_for(view))
+
+
+@agents_app.command("versions")
+def versions(ref: Annotated[str, typer.Argument(help="Configuration name or id.")]) -> None:
+    """The stored versions of a configuration's values, newest first."""
+    from hopflow.models.access.agent_versions import list_configuration_versions
+    from hopflow.models.db import session_scope
+    from hopflow.tasks.agents import read_agent
+
+    settings()
+    with clear_errors():
+        view = read_agent(ref)
+        with session_scope() as session:
+            rows = [(v.version, v.created_at, v.yaml_config)
+                    for v in list_configuration_versions(session, view.configuration.id)]  # fmt: skip
+    if not rows:
+        say(cell(f"{view.configuration.name}: version 1 only (as configured)"))
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("version", "created (UTC)", "values"):
+        table.add_column(column, no_wrap=column != "values", overflow="fold")
+    for number, created, yaml_config in rows:
+        table.add_row(cell(number), cell(created.strftime("%Y-%m-%d %H:%M")), cell(yaml_config.strip()))
+    console.print(table)
 
 
 def _set_status(ref: str, status: AgentConfigurationStatus, reason: str | None) -> None:
@@ -219,7 +300,7 @@ def _set_status(ref: str, status: AgentConfigurationStatus, reason: str | None) 
     with clear_errors():
         config, changed = set_agent_status(ref, status, reason)
     verb = "now" if changed else "already"
-    console.print(f"{config.name} is {verb} {_styled(config.status.value)}")
+    say(cell(f"{config.name} is {verb} ") + _styled(config.status.value))
     if changed:
         console.print(
             "[dim]restart `hopflow serve` (or rerun `hopflow deploy`) to apply it to deployments[/]"
@@ -369,8 +450,9 @@ def trigger(
         with clear_errors():
             outcome = agent_run_flow(trigger_type=TriggerType.MANUAL.value, **parameters)
         console.print(
-            f"run {outcome.run_id}: {_styled(outcome.status.value)}  {outcome.full_output_ref or ''}"
-        )
+            cell(f"run {outcome.run_id}: ") + _styled(outcome.status.value)
+            + cell(f"  {outcome.full_output_ref or ''}")
+        )  # fmt: skip
         if outcome.output_preview:
             console.print(outcome.output_preview, markup=False, highlight=False)
         return
@@ -405,9 +487,32 @@ def _trigger_deployment(name: str, parameters: dict[str, Any], wait: bool, timeo
                 break
             time.sleep(1)
     kind = state.type.value if state is not None else "UNKNOWN"
-    console.print(f"flow run {flow_run.id}: {kind}")
+    console.print(f"flow run {flow_run.id}: {kind}", highlight=False)
     if kind != "COMPLETED":
-        raise typer.Exit(1)
+        raise fail(run_failure(str(flow_run.id), state, timeout if kind not in FINAL_STATES else None))
+
+
+def run_failure(run_id: str, state: Any, waited: float | None = None) -> str:
+    """Why a run did not complete, from its final state's message (Prefect puts the exception there)
+    and the run log's error; what a user of `trigger --wait` needs instead of a bare FAILED."""
+    if waited is not None:
+        still = state.type.value if state is not None else "unknown"
+        return f"flow run {run_id} did not finish within {waited:g} s (still {still})"
+    message = " ".join(str(getattr(state, "message", "") or "").split())
+    logged = None
+    try:
+        from hopflow.models.access.runs import read_run_log
+        from hopflow.models.db import session_scope
+
+        with session_scope() as session:
+            row = read_run_log(session, run_id)
+            logged = row.error_message if row is not None else None
+    except Exception:  # the state's message is enough on its own
+        logged = None
+    cause = logged if logged and (not message or len(logged) > len(message)) else message
+    kind = state.type.value if state is not None else "UNKNOWN"
+    return (f"flow run {run_id} {kind}: {cause or 'no error message'}"
+            f" (details: `hopflow runs show {run_id}`)")  # fmt: skip
 
 
 def webhooks(
@@ -422,19 +527,32 @@ def webhooks(
     _migrated()
     with clear_errors():
         app = create_webhook_app(cfg)
-    for method, path in sorted(app.state.routes._routes):
-        route = app.state.routes._routes[(method, path)]
-        console.print(
-            f"{method} http://{host}:{port}{path} -> {route.deployment_name} (secret ${route.secret_env})",
-            markup=False,
-        )
-    console.print("sign each call with Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature; "
-                  f"secrets whsec_<base64>); bodies up to {cfg.webhook_max_body_bytes} bytes")  # fmt: skip
+    announce_routes(app, host, port)
+    console.print(
+        "sign each call with Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature; "
+        f"secrets whsec_<base64>); bodies up to {cfg.webhook_max_body_bytes} bytes",
+        markup=False,
+    )
     if not _prefect_api():
         console.print(
             "[yellow]PREFECT_API_URL is not set: runs would go to an ephemeral API nobody serves.[/]"
         )
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def announce_routes(app: Any, host: str, port: int) -> None:
+    """The receiver's routes, and a warning for each whose secret is not in the environment
+    (such a route answers 500 to every call until it is set)."""
+    routes = app.state.routes._routes
+    for method, path in sorted(routes):
+        route = routes[(method, path)]
+        console.print(
+            f"{method} http://{host}:{port}{path} -> {route.deployment_name} (secret ${route.secret_env})",
+            markup=False,
+        )
+        if not os.environ.get(route.secret_env):
+            warn(f"{route.secret_env} is not set: {method} {path} answers 500 until it is "
+                 f"(export {route.secret_env}=... and restart `hopflow webhooks`)")  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,10 @@
-"""What every command shares: the console, and turning hopflow's known errors into one clear line."""
+"""What every command shares: the consoles, printing outside data verbatim, and turning hopflow's known
+errors (a database not migrated or not reachable included) into one clear line."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -13,6 +16,8 @@ from hopflow.models.migrations import MigrationError
 from hopflow.models.settings import Settings, SettingsError, get_settings
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
+from sqlalchemy.exc import DBAPIError, NoSuchTableError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -33,8 +38,56 @@ KNOWN_ERRORS: list[type[BaseException]] = [
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    # The message may quote outside data (a file's text, a tool's error): never read as markup.
+    err_console.print(Text("error: ", style="bold red") + Text(message), highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    err_console.print(Text("warning: ", style="bold yellow") + Text(message), highlight=False, soft_wrap=True)
+
+
+def say(text: Text | str) -> None:
+    """One message line: the terminal wraps it, not Rich (an id or a path stays whole for copying)."""
+    console.print(text, soft_wrap=True, highlight=False)
+
+
+def cell(value: object, style: str | None = None) -> Text:
+    """A table cell or line that shows `value` as it is: `[...]` in data is text, not Rich markup."""
+    return Text("-" if value is None else str(value), style=style or "")
+
+
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else plural_noun or noun + 's'}"
+
+
+def write_verbatim(text: str) -> None:
+    """Content to stdout exactly as stored: no wrapping at the terminal width, no markup, nothing added
+    (so `> file` saves what is stored)."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def database_problem(exc: DBAPIError | NoSuchTableError) -> str:
+    """One line for the database errors a newcomer meets: not migrated, not reachable, no such database."""
+    from hopflow.models.settings import get_settings
+    from sqlalchemy.engine import make_url
+
+    try:
+        where = make_url(get_settings().database_url).render_as_string(hide_password=True)
+    except Exception:
+        where = "HOPFLOW_DATABASE_URL"
+    text = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    lowered = text.lower()
+    if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
+        return f"the database {where} has no hopflow tables yet: run `hopflow db upgrade` ({text[:160]})"
+    if isinstance(exc, NoSuchTableError):
+        return f"the database {where} has no table {exc}: run `hopflow db upgrade` first"
+    return (
+        f"cannot use the database {where}: {text[:200]} "
+        "(check HOPFLOW_DATABASE_URL, that the server is running and the database exists; "
+        "then `hopflow db upgrade`)"
+    )
 
 
 @contextmanager
@@ -45,6 +98,8 @@ def clear_errors() -> Iterator[None]:
         raise
     except tuple(KNOWN_ERRORS) as exc:
         raise fail(_message(exc)) from exc
+    except (DBAPIError, NoSuchTableError) as exc:
+        raise fail(database_problem(exc)) from None
 
 
 def _message(exc: BaseException) -> str:
@@ -70,7 +125,7 @@ def quiet_prefect_console(verbose: bool = False) -> Iterator[None]:
     what failed. Logs and tracebacks still reach the Prefect API (a separate handler): the run's Logs
     tab has them, and `--verbose` prints them here too.
     """
-    if verbose:
+    if verbose or os.environ.get("HOPFLOW_VERBOSE") == "1":
         yield
         return
     import logging

@@ -22,7 +22,8 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
     console.print(f"{_where()}: at revision {rev}")
 
 
-@app.command()
+# `-1` is a relative revision, not an option: let it through as the argument.
+@app.command(context_settings={"ignore_unknown_options": True})
 def downgrade(revision: str = typer.Argument(..., help="Target revision, e.g. -1 or base.")) -> None:
     """Revert migrations down to REVISION."""
     with clear_errors():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,20 +14,25 @@ import hopflow.examples
 import sqlalchemy as sa
 import typer
 from hopflow.deployments.commands.common import (
+    cell,
     clear_errors,
     console,
     err_console,
     fail,
+    plural,
     quiet_prefect_console,
+    say,
     settings,
+    write_verbatim,
 )
 from hopflow.models.access.assets import read_mission_state
 from hopflow.models.db import session_scope
-from hopflow.models.enums import AssetScopeType
+from hopflow.models.enums import AssetScopeType, MissionStatus
 from hopflow.models.orm import Asset, Hop, Mission, ToolStep
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 missions_app = typer.Typer(help="Stored missions.", no_args_is_help=True)
 assets_app = typer.Typer(help="Assets of a mission.", no_args_is_help=True)
@@ -46,9 +52,13 @@ STATUS_STYLE = {
 }
 
 
-def _styled(status: str) -> str:
-    style = STATUS_STYLE.get(status)
-    return f"[{style}]{status}[/]" if style else status
+# Mission statuses and the run log's words for the same outcomes: a filter accepts either.
+STATUS_ALIASES = {"success": "completed", "error": "failed", "running": "executing_hop"}
+WIDE_AT = 120  # below this many columns, tables leave out what fits only on a wide terminal
+
+
+def _styled(status: str) -> Text:
+    return cell(status, STATUS_STYLE.get(status))
 
 
 def store_spec(path: Path) -> tuple[str, str]:
@@ -77,15 +87,15 @@ def progress_table(mission_id: str) -> Table:
         mission = session.get(Mission, mission_id)
         if mission is None:
             return table
-        table.title = f"mission/{mission.name}  {_styled(mission.status.value)}"
+        table.title = Text(f"mission/{mission.name}  ") + _styled(mission.status.value)
         hops = session.scalars(
             sa.select(Hop).where(Hop.mission_id == mission_id).order_by(Hop.sequence_order)
         )
         for hop in hops:
             table.add_row(
-                f"[bold]hop-{hop.sequence_order}:{hop.name}[/]",
+                cell(f"hop-{hop.sequence_order}:{hop.name}", "bold"),
                 _styled(hop.status.value),
-                hop.error_message or "",
+                cell(hop.error_message or ""),
             )
             steps = session.scalars(
                 sa.select(ToolStep).where(ToolStep.hop_id == hop.id).order_by(ToolStep.sequence_order)
@@ -93,19 +103,22 @@ def progress_table(mission_id: str) -> Table:
             for step in steps:
                 detail = step.error_message or ", ".join((step.execution_result or {}).get("outputs", {}))
                 table.add_row(
-                    f"  step-{hop.sequence_order}.{step.sequence_order}:{step.tool_id}",
+                    cell(f"  step-{hop.sequence_order}.{step.sequence_order}:{step.tool_id}"),
                     _styled(step.status.value),
-                    detail,
+                    cell(detail),
                 )
     return table
 
 
-def assets_table(mission_id: str, *, summaries: bool = True) -> Table:
+def assets_table(mission_id: str, *, summaries: bool = True, wide: bool | None = None) -> Table:
+    """Assets and their one-line summaries; on a narrow terminal only name, type, status and summary
+    (each row stays one line: a long summary is cut with an ellipsis, see `assets show --content`)."""
+    wide = console.width >= WIDE_AT if wide is None else wide
     table = Table(show_edge=False, pad_edge=False)
-    for col in ("asset", "scope", "role", "type", "status", "bytes"):
-        table.add_column(col)
-    if summaries:
-        table.add_column("summary", overflow="fold", max_width=90)
+    columns = ("asset", "scope", "role", "type", "status", "bytes") if wide else ("asset", "type", "status")
+    for col in columns:
+        table.add_column(col, no_wrap=True, justify="right" if col == "bytes" else "left")
+    rows: list[list[Text]] = []
     with session_scope() as session:
         hop_ids = list(session.scalars(sa.select(Hop.id).where(Hop.mission_id == mission_id)))
         assets = list(read_mission_state(session, mission_id).values())
@@ -114,17 +127,25 @@ def assets_table(mission_id: str, *, summaries: bool = True) -> Table:
                 sa.select(Asset).where(Asset.scope_type == AssetScopeType.HOP, Asset.scope_id.in_(hop_ids))
             ).all()
         for a in assets:
-            row = [
-                a.name,
-                a.scope_type.value,
-                a.role.value,
-                a.type,
-                _styled(a.status.value),
-                "-" if a.size_bytes is None else f"{a.size_bytes:,}",
-            ]
+            values = {
+                "asset": cell(a.name),
+                "scope": cell(a.scope_type.value),
+                "role": cell(a.role.value),
+                "type": cell(a.type),
+                "status": _styled(a.status.value),
+                "bytes": cell("-" if a.size_bytes is None else f"{a.size_bytes:,}"),
+            }
+            rows.append([values[c] for c in columns])
             if summaries:
-                row.append(" ".join((a.content_summary or "").split())[:160])
-            table.add_row(*row)
+                rows[-1].append(cell(" ".join((a.content_summary or "").split())[:160]))
+    if summaries:
+        # What is left of the terminal after the other columns (and " │ " between columns), so each
+        # asset stays on one line; the whole summary is in `missions show` JSON and `--content`.
+        used = sum(max([len(c), *(len(r[i].plain) for r in rows)]) + 3 for i, c in enumerate(columns))
+        room = max(20, min(90, console.width - used))
+        table.add_column("summary", no_wrap=True, overflow="ellipsis", max_width=room)
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
@@ -162,24 +183,46 @@ def run_with_progress(mission_id: str, verbose: bool = False) -> Any:
     with quiet_prefect_console(verbose):
         worker = threading.Thread(target=target, name="hopflow-mission", daemon=True)
         worker.start()
-        with Live(progress_table(mission_id), console=console, refresh_per_second=4, transient=False) as live:
-            while not done.wait(0.4):
+        if console.is_terminal:
+            with Live(progress_table(mission_id), console=console, refresh_per_second=4) as live:
+                while not done.wait(0.4):
+                    _redraw(live, mission_id)
                 _redraw(live, mission_id)
-            _redraw(live, mission_id)
+        else:
+            # Piped or redirected: no redraws, the final table once (on lines of its own).
+            while not done.wait(0.4):
+                pass
+            console.print(progress_table(mission_id))
         worker.join()
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
 
 
+def interrupted(mission_id: str, name: str) -> typer.Exit:
+    """Ctrl-C: mark the mission failed (resumable, and visible in `missions list`), say how to resume."""
+    from hopflow.tasks.missions import fail_mission
+
+    reason = "interrupted (Ctrl-C) in `hopflow`: resume it with `hopflow missions resume`"
+    with contextlib.suppress(Exception):  # the database went away too: the message still helps
+        fail_mission(mission_id, reason)
+    console.print(cell(
+        f"\ninterrupted: mission {name} ({mission_id}) stopped and marked failed; "
+        f"resume it with: hopflow missions resume {mission_id}"
+    ), style="yellow", soft_wrap=True)  # fmt: skip
+    return typer.Exit(130)
+
+
 def run_spec(path: Path, verbose: bool = False) -> str:
     """Store and run a spec with live progress; the stored mission's id."""
     with clear_errors():
         mission_id, name = store_spec(path)
-    console.print(f"stored mission [bold]{name}[/] ({mission_id}); starting its flow ...")
+    say(cell(f"stored mission {name} ({mission_id}); starting its flow ..."))
     started = time.perf_counter()
     try:
         result = run_with_progress(mission_id, verbose)
+    except KeyboardInterrupt:
+        raise interrupted(mission_id, name) from None
     except Exception as exc:
         recorded = recorded_status(mission_id)
         if recorded is not None and recorded[0] == "completed":
@@ -202,9 +245,14 @@ def run_spec(path: Path, verbose: bool = False) -> str:
         ) from exc
     refuse_if_held(result, name, mission_id)
     console.print(
-        f"\nmission [bold]{name}[/] {_styled(result.status.value)} in {time.perf_counter() - started:.1f} s "
-        f"({result.hop_count} hops, {result.step_count} steps, "
-        f"{result.prompt_tokens}+{result.completion_tokens} tokens)\n"
+        Text(f"\nmission {name} ")
+        + _styled(result.status.value)
+        + Text(
+            f" in {time.perf_counter() - started:.1f} s ({plural(result.hop_count, 'hop')}, "
+            f"{plural(result.step_count, 'step')}, "
+            f"{result.prompt_tokens}+{result.completion_tokens} tokens)\n"
+        ),
+        soft_wrap=True,
     )
     console.print(assets_table(mission_id))
     return mission_id
@@ -236,10 +284,10 @@ def run(
 def demo(verbose: bool = VERBOSE) -> None:
     """Run the bundled demo mission (a CSV through pandas tools and the LLM tool to a report)."""
     cfg = settings()
-    console.print(
+    say(cell(
         f"hopflow demo: database {cfg.database_url}, Prefect API "
         f"{_prefect_api() or 'ephemeral (started in this process)'}"
-    )
+    ))  # fmt: skip
     mission_id = run_spec(DEMO_SPEC, verbose)
     with session_scope() as session:
         report = read_mission_state(session, mission_id).get("report")
@@ -247,7 +295,8 @@ def demo(verbose: bool = VERBOSE) -> None:
             from hopflow.tasks.assets import load_value
 
             console.print("\n[bold]report[/]\n")
-            console.print(load_value(report), markup=False)
+            text = str(load_value(report))
+            write_verbatim(text if text.endswith("\n") else text + "\n")
 
 
 def _prefect_api() -> str | None:
@@ -256,29 +305,55 @@ def _prefect_api() -> str | None:
     return PREFECT_API_URL.value()
 
 
+def mission_status(value: str | None) -> MissionStatus | None:
+    """A --status value: a mission status, or the run log's word for it (success, error)."""
+    if value is None:
+        return None
+    word = STATUS_ALIASES.get(value.strip().lower(), value.strip().lower())
+    try:
+        return MissionStatus(word)
+    except ValueError:
+        known = ", ".join([*(s.value for s in MissionStatus), "success", "error"])
+        raise typer.BadParameter(f"{value!r} is not a mission status; use one of {known}",
+                                 param_hint="--status") from None  # fmt: skip
+
+
 @missions_app.command("list")
-def list_missions(limit: int = typer.Option(20, help="How many, newest first.")) -> None:
+def list_missions(
+    limit: int = typer.Option(20, help="How many, newest first."),
+    status: str | None = typer.Option(
+        None, help="Only missions in this status (completed or success, failed or error, ...)."
+    ),
+    wide: bool = typer.Option(False, "--wide", help="Full ids and the Prefect flow run id."),
+) -> None:
     """Stored missions, newest first."""
+    wanted = mission_status(status)
     table = Table(show_edge=False, pad_edge=False)
-    for col in ("id", "name", "status", "hops", "created", "flow run"):
-        table.add_column(col)
+    columns = ("id", "name", "status", "hops", "created (UTC)") + (("flow run",) if wide else ())
+    for col in columns:
+        table.add_column(col, no_wrap=col != "name", overflow="fold")
     with clear_errors(), session_scope() as session:
-        rows = session.execute(
+        stmt = (
             sa.select(Mission, sa.func.count(Hop.id))
             .outerjoin(Hop, Hop.mission_id == Mission.id)
             .group_by(Mission.id)
             .order_by(Mission.created_at.desc())
             .limit(limit)
-        ).all()
+        )
+        if wanted is not None:
+            stmt = stmt.where(Mission.status == wanted)
+        rows = session.execute(stmt).all()
         for mission, hops in rows:
-            table.add_row(
-                mission.id,
-                mission.name,
+            row = [
+                cell(mission.id if wide else mission.id[:8]),
+                cell(mission.name),
                 _styled(mission.status.value),
-                str(hops),
-                mission.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                mission.flow_run_id or "-",
-            )
+                cell(hops),
+                cell(mission.created_at.strftime("%Y-%m-%d %H:%M")),
+            ]
+            if wide:
+                row.append(cell(mission.flow_run_id or "-"))
+            table.add_row(*row)
     console.print(table)
 
 
@@ -304,7 +379,7 @@ def show_mission(mission: str = typer.Argument(..., help="Mission id, id prefix 
         mission_id, error = found.id, found.error_message
     console.print(progress_table(mission_id))
     if error:
-        console.print(f"[red]error:[/] {error}")
+        say(Text("error: ", style="red") + cell(error))
     console.print(assets_table(mission_id))
 
 
@@ -315,14 +390,28 @@ def resume_mission(
     """Run a failed or crashed mission again: completed steps are skipped, nothing is duplicated."""
     with clear_errors(), session_scope() as session:
         found = _find_mission(session, mission)
-        mission_id, name = found.id, found.name
+        mission_id, name, status = found.id, found.name, found.status
+    if status in (MissionStatus.COMPLETED, MissionStatus.CANCELLED):
+        # Nothing to resume: no Prefect, no new flow run.
+        console.print(Text(f"mission {name} ({mission_id}) is ") + _styled(status.value)
+                      + Text(": nothing to do"), soft_wrap=True)  # fmt: skip
+        return
     try:
         result = run_with_progress(mission_id, verbose)
+    except KeyboardInterrupt:
+        raise interrupted(mission_id, name) from None
     except Exception as exc:
         raise fail(f"mission {name} ({mission_id}) failed again: {exc}") from exc
     refuse_if_held(result, name, mission_id)
-    console.print(f"mission [bold]{name}[/] {_styled(result.status.value)}")
+    say(Text(f"mission {name} ") + _styled(result.status.value))
     console.print(assets_table(mission_id))
+
+
+def _default_index(frame: Any) -> bool:
+    import pandas as pd
+
+    index = getattr(frame, "index", None)
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
 
 
 @assets_app.command("show")
@@ -345,11 +434,18 @@ def show_assets(
             if asset is None:
                 raise fail(f"mission {found.name!r} has no asset named {content!r}")
             value = load_value(asset)
-            if hasattr(value, "to_string"):
-                console.print(value.to_string())
+            # The content as stored, to stdout as is: `> file` saves the asset, never wrapped or styled.
+            if hasattr(value, "to_csv"):
+                text = value.to_csv(index=not _default_index(value))
+            elif isinstance(value, bytes):
+                sys.stdout.flush()
+                sys.stdout.buffer.write(value)
+                sys.stdout.flush()
+                return
             elif isinstance(value, str):
-                console.print(value, markup=False, highlight=False)
+                text = value
             else:
-                console.print_json(json.dumps(value, default=str))
+                text = json.dumps(value, default=str, indent=2, ensure_ascii=False) + "\n"
+            write_verbatim(text)
             return
     console.print(assets_table(mission_id))

@@ -9,15 +9,24 @@ import sys
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
-from hopflow.deployments.commands.common import clear_errors, console, fail, settings
+from hopflow.deployments.commands.common import (
+    cell,
+    clear_errors,
+    console,
+    fail,
+    quiet_prefect_console,
+    settings,
+    write_verbatim,
+)
 from hopflow.models.db import session_scope
 from hopflow.models.enums import RunStatus
-from hopflow.models.orm import AgentConfiguration, Directive
+from hopflow.models.orm import AgentConfiguration, Directive, Mission
 from rich.table import Table
+from rich.text import Text
 
 runs_app = typer.Typer(help="The run log mirrored from Prefect.", no_args_is_help=True)
 directives_app = typer.Typer(help="Versioned directives of agent configurations.", no_args_is_help=True)
@@ -39,6 +48,16 @@ class GroupByOption(StrEnum):
     DAY = "day"
 
 
+class ListFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+# The missions' words for the same outcomes: a --status filter accepts either.
+STATUS_ALIASES = {"completed": "success", "failed": "error", "crashed": "error", "cancelled": "cancelled"}
+
+
 class ReportFormat(StrEnum):
     TABLE = "table"
     CSV = "csv"
@@ -52,7 +71,13 @@ def parse_since(value: str, *, now: datetime | None = None, option: str = "--sin
     match = _DURATION.match(value)
     if match:
         amount, unit = int(match.group(1)), match.group(2)
-        return now - timedelta(**{_UNITS[unit]: amount})
+        try:
+            return now - timedelta(**{_UNITS[unit]: amount})
+        except (OverflowError, ValueError):
+            raise typer.BadParameter(
+                f"{value!r} reaches back before year 1; give a shorter duration or an ISO date",
+                param_hint=option,
+            ) from None
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
@@ -70,45 +95,69 @@ def _since(value: str | None) -> datetime | None:
 def _status(value: str | None) -> RunStatus | None:
     if value is None:
         return None
+    word = value.strip().lower()
     try:
-        return RunStatus(value.lower())
+        return RunStatus(STATUS_ALIASES.get(word, word))
     except ValueError:
-        known = ", ".join(s.value for s in RunStatus)
+        known = ", ".join(s.value for s in RunStatus) + " (or completed, failed)"
         raise typer.BadParameter(
             f"{value!r} is not a run status; use one of {known}", param_hint="--status"
         ) from None
 
 
-def _styled(status: str) -> str:
-    style = STATUS_STYLE.get(status)
-    return f"[{style}]{status}[/]" if style else status
+def _styled(status: str) -> Text:
+    return cell(status, STATUS_STYLE.get(status))
 
 
 def _ago(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
+LIST_FIELDS = [
+    "run_id", "flow_name", "mission", "agent", "status", "trigger_type", "start_time", "duration_ms",
+    "prompt_tokens", "completion_tokens", "error_message",
+]  # fmt: skip
+
+
 @runs_app.command("list")
 def list_runs(
     agent: Annotated[str | None, typer.Option(help="only runs of this agent configuration (name)")] = None,
-    status: Annotated[str | None, typer.Option(help="pending, running, success, error or cancelled")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="pending, running, success (or completed), error (or failed), cancelled"),
+    ] = None,
     since: Annotated[
         str | None, typer.Option(help="started within, e.g. 30m, 24h, 7d, or an ISO date")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    fmt: Annotated[ListFormat, typer.Option("--format", help="table, json or csv (for scripts)")] = (
+        ListFormat.TABLE
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="same as --format json")] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="also tokens and errors, full run ids (needs a wide terminal)")
+    ] = False,
 ) -> None:
-    """The newest runs in the run log, filtered."""
-    from hopflow.models.access.runs import list_run_logs
+    """The newest runs in the run log, filtered. Scheduled runs that have not started are not listed."""
+    from hopflow.models.access.runs import list_run_logs, shortest_unique_prefixes
 
     settings()
     wanted_status, start = _status(status), _since(since)
     with clear_errors(), session_scope() as session:
         rows = list_run_logs(session, agent=agent, status=wanted_status, since=start, limit=limit)
+        mission_ids = sorted({row.mission_id for row, _ in rows if row.mission_id})
+        missions = {
+            mission_id: mission_name
+            for mission_id, mission_name in session.execute(
+                sa.select(Mission.id, Mission.name).where(Mission.id.in_(mission_ids))
+            )
+        }
+        prefixes = shortest_unique_prefixes(session, [row.run_id for row, _ in rows])
         items: list[dict[str, Any]] = [
             {
                 "run_id": row.run_id,
                 "flow_name": row.flow_name,
+                "mission": missions.get(row.mission_id or ""),
                 "agent": name,
                 "status": row.status.value,
                 "trigger_type": row.trigger_type.value,
@@ -120,40 +169,76 @@ def list_runs(
             }
             for row, name in rows
         ]
-    if as_json:
+    if as_json or fmt == ListFormat.JSON:
         typer.echo(json.dumps(items, indent=2))
         return
-    table = Table(show_edge=False, pad_edge=False)
-    columns = (
-        "run",
-        "flow",
-        "agent",
-        "status",
-        "trigger",
-        "started (UTC)",
-        "duration",
-        "tokens in/out",
-        "error",
-    )
-    for column in columns:
-        justify: Literal["left", "right"] = "right" if column in ("duration", "tokens in/out") else "left"
-        table.add_column(
-            column, justify=justify, overflow="fold", max_width=60 if column == "error" else None
-        )
+    if fmt == ListFormat.CSV:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=LIST_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(items)
+        write_verbatim(buffer.getvalue())
+        return
+    console.print(runs_table(items, prefixes, wide=wide))
+    console.print(f"{len(items)} run(s)", highlight=False)
+
+
+def _flow_label(item: dict[str, Any]) -> str:
+    # A mission's flow run is named for its mission: "mission" alone says nothing.
+    if item.get("mission") and item.get("flow_name") in (None, "mission"):
+        return f"mission/{item['mission']}"
+    return item.get("flow_name") or "-"
+
+
+def runs_table(items: list[dict[str, Any]], prefixes: dict[str, str], *, wide: bool = False) -> Table:
+    """One line per run, readable at 80 columns: no cell wraps; ids, statuses and times are never cut
+    (only the agent/flow name is shortened, with an ellipsis). --wide: full ids, both names, tokens
+    and errors."""
+    table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
+    rows: list[list[Text]] = []
     for item in items:
-        table.add_row(
-            item["run_id"][:8],
-            item["flow_name"] or "-",
-            item["agent"] or "-",
+        started = item["start_time"][:16].replace("T", " ") if item["start_time"] else "-"
+        what = [cell(item["agent"] or "-"), cell(_flow_label(item))] if wide else [
+            cell(item["agent"] or _flow_label(item))
+        ]  # fmt: skip
+        row = [
+            cell(item["run_id"] if wide else prefixes.get(item["run_id"], item["run_id"][:8])),
+            *what,
             _styled(item["status"]),
-            item["trigger_type"],
-            item["start_time"][:19].replace("T", " ") if item["start_time"] else "-",
-            f"{item['duration_ms'] / 1000:.2f} s",
-            f"{item['prompt_tokens']}/{item['completion_tokens']}",
-            (item["error_message"] or "")[:120],
+            cell(item["trigger_type"]),
+            cell(started),
+            cell(f"{item['duration_ms'] / 1000:.1f} s"),
+        ]
+        if wide:
+            row += [
+                cell(f"{item['prompt_tokens']}/{item['completion_tokens']}"),
+                cell(" ".join((item["error_message"] or "").split())[:120]),
+            ]
+        rows.append(row)
+    names = ["agent", "flow"] if wide else ["agent / flow"]
+    columns = ["run", *names, "status", "trigger", "started (UTC)", "duration"]
+    if wide:
+        columns += ["tokens in/out", "error"]
+    flexible = [c in ("agent", "flow", "agent / flow", "error") for c in columns]
+    longest = [max([len(c), *(len(r[i].plain) for r in rows)]) for i, c in enumerate(columns)]
+    # What the fixed columns leave of the terminal (two spaces between columns) goes to the names.
+    fixed = sum(w for w, flex in zip(longest, flexible, strict=True) if not flex) + 2 * (len(columns) - 1)
+    room = max(8, (console.width - fixed) // max(1, sum(flexible)))
+    for i, column in enumerate(columns):
+        table.add_column(
+            column,
+            justify="right" if column in ("duration", "tokens in/out") else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=None if flexible[i] else longest[i],
+            max_width=min(room, 60 if column == "error" else 28) if flexible[i] else None,
         )
-    console.print(table)
-    console.print(f"{len(items)} run(s)")
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 @runs_app.command("show")
@@ -194,6 +279,7 @@ def sync_runs(
     ] = None,
     logs: Annotated[bool, typer.Option("--logs/--no-logs", help="export finished runs' logs")] = True,
     flow: Annotated[list[str] | None, typer.Option(help="mirror runs of these flows (repeatable)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="also print Prefect's log lines")] = False,
 ) -> None:
     """Reconcile the run log with Prefect: mirror every run changed since the last sync."""
     from hopflow.flows.mirror import sync_run_logs
@@ -203,7 +289,7 @@ def sync_runs(
     if full and since is not None:
         raise fail("give --since or --full, not both")
     start = datetime(1970, 1, 1, tzinfo=UTC) if full else _since(since)
-    with clear_errors():
+    with clear_errors(), quiet_prefect_console(verbose):
         migrations.upgrade(None)
         report = sync_run_logs(
             since=start, stale_after=stale_after, export_logs=logs, flow_names=flow or None
@@ -216,6 +302,14 @@ def sync_runs(
     )
 
 
+def rounded(report: Any) -> Any:
+    """Durations as a person reads them (in every format): to 0.1 ms, not `2107.7999999999997`."""
+    report = report.copy()
+    for column in ("p50_duration_ms", "p95_duration_ms"):
+        report[column] = report[column].round(1)
+    return report
+
+
 def _report_table(report: Any, by: str) -> Table:
     table = Table(title=f"runs by {by}", show_edge=False, pad_edge=False)
     for column in ["group", "runs", "success", "p50 s", "p95 s", "tokens in", "tokens out"]:
@@ -226,7 +320,7 @@ def _report_table(report: Any, by: str) -> Table:
 
     for row in report.itertuples(index=False):
         table.add_row(
-            str(row.group),
+            cell(row.group),
             str(row.runs),
             number(row.success_rate * 100, ".1f", "%"),
             number(row.p50_duration_ms / 1000, ".3f"),
@@ -259,33 +353,38 @@ def report_runs(
 
     settings()
     start = _since(since)
-    with clear_errors():
-        report = read_run_report(since=start, by=by.value)
     if fmt == ReportFormat.PARQUET and output is None:
         raise fail("--format parquet needs --output FILE")
-    if fmt == ReportFormat.TABLE:
-        console.print(_report_table(report, by.value))
-    elif fmt == ReportFormat.PARQUET:
-        assert output is not None
-        report.to_parquet(output, index=False)
-    else:
-        text = (
-            report.to_csv(index=False)
-            if fmt == ReportFormat.CSV
-            else json.dumps(report_records(report), indent=2) + "\n"
-        )
-        if output is not None:
-            output.write_text(text, encoding="utf-8")
+    if output is not None and output.is_dir():
+        raise fail(f"--output {str(output)!r} is a directory; give a file name, e.g. {output / 'runs.csv'}")
+    with clear_errors():
+        report = rounded(read_run_report(since=start, by=by.value))
+    try:
+        if fmt == ReportFormat.TABLE:
+            console.print(_report_table(report, by.value))
+        elif fmt == ReportFormat.PARQUET:
+            assert output is not None
+            report.to_parquet(output, index=False)
         else:
-            sys.stdout.write(text)
+            text = (
+                report.to_csv(index=False, float_format="%.10g")
+                if fmt == ReportFormat.CSV
+                else json.dumps(report_records(report), indent=2) + "\n"
+            )
+            if output is not None:
+                output.write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+    except OSError as exc:
+        raise fail(f"--output {str(output)!r}: cannot write it ({exc.strerror or exc})") from None
     if output is not None:
-        console.print(f"wrote {len(report)} row(s) to {output}", highlight=False)
+        console.print(cell(f"wrote {len(report)} row(s) to {output}"), highlight=False)
     if artifact:
         from hopflow.flows.mirror import runs_report
 
         # Through the runs-report flow: Prefect keeps artifacts of flow runs (free-standing ones are
         # deprecated), and the run shows in the UI next to the reconciler's.
-        with clear_errors():
+        with clear_errors(), quiet_prefect_console():
             artifact_id = runs_report(since=start, by=by.value)
         console.print(
             f"published Prefect table artifact runs-report-{by.value} ({artifact_id})", highlight=False
@@ -324,7 +423,7 @@ def set_directive(
             config = _configuration(session, configuration)
             directive = create_directive(session, config.id, text, name=name)
             version, config_name = directive.version, config.name
-    console.print(f"directive version {version} stored for {config_name}", highlight=False)
+    console.print(cell(f"directive version {version} stored for {config_name}"), highlight=False)
 
 
 @directives_app.command("show")
@@ -349,14 +448,18 @@ def show_directive(
             for column in ("version", "name", "created (UTC)", "text"):
                 table.add_column(column, overflow="fold", max_width=80 if column == "text" else None)
             for d in directives:
-                table.add_row(str(d.version), d.name or "-", _ago(d.created_at), d.text.strip()[:200])
+                table.add_row(cell(d.version), cell(d.name or "-"), cell(_ago(d.created_at)),
+                              cell(d.text.strip()[:200]))  # fmt: skip
             console.print(table)
             return
         current = directives[0]
         console.print(
-            f"[bold]{config.name}[/] directive version {current.version}"
-            + (f" ({current.name})" if current.name else "")
-            + f", {_ago(current.created_at)} UTC",
+            cell(config.name, "bold")
+            + Text(
+                f" directive version {current.version}"
+                + (f" ({current.name})" if current.name else "")
+                + f", {_ago(current.created_at)} UTC"
+            ),
             highlight=False,
         )
         typer.echo(current.text.rstrip("\n"))

@@ -454,6 +454,36 @@ def read_run_log(session: Session, run: str) -> AgentRunLog | None:
     return matches[0] if matches else None
 
 
+def started_runs() -> sa.ColumnElement[bool]:
+    """Rows of runs that exist: a run Prefect only scheduled (a cron deployment's future runs) is not a
+    run yet, and lists and reports leave it out (older reconcilers mirrored them as pending)."""
+    return sa.or_(AgentRunLog.prefect_state.is_(None), AgentRunLog.prefect_state != "SCHEDULED")
+
+
+def shortest_unique_prefixes(session: Session, run_ids: Sequence[str], minimum: int = 8) -> dict[str, str]:
+    """For each run id, its shortest prefix (at least `minimum` characters) that no other run id in
+    the run log starts with: Prefect's time-ordered ids share their first characters, so a fixed
+    8-character prefix is often ambiguous. Two index lookups per id (its neighbours in id order)."""
+
+    def common(a: str | None, b: str) -> int:
+        if a is None:
+            return 0
+        n = 0
+        for x, y in zip(a, b, strict=False):
+            if x != y:
+                break
+            n += 1
+        return n
+
+    prefixes: dict[str, str] = {}
+    for run_id in run_ids:
+        before = session.scalar(sa.select(sa.func.max(AgentRunLog.run_id)).where(AgentRunLog.run_id < run_id))
+        after = session.scalar(sa.select(sa.func.min(AgentRunLog.run_id)).where(AgentRunLog.run_id > run_id))
+        length = max(minimum, common(before, run_id) + 1, common(after, run_id) + 1)
+        prefixes[run_id] = run_id[:length]
+    return prefixes
+
+
 def list_run_logs(
     session: Session,
     *,
@@ -466,6 +496,7 @@ def list_run_logs(
     stmt = (
         sa.select(AgentRunLog, AgentConfiguration.name)
         .outerjoin(AgentConfiguration, AgentConfiguration.id == AgentRunLog.agent_configuration_id)
+        .where(started_runs())
         .order_by(sa.func.coalesce(AgentRunLog.start_time, AgentRunLog.created_at).desc())
         .limit(limit)
     )
@@ -505,7 +536,15 @@ def read_run_detail(session: Session, row: AgentRunLog) -> dict[str, Any]:
                 sa.func.sum(LLMCall.prompt_tokens),
                 sa.func.sum(LLMCall.completion_tokens),
             )
-            .where(LLMCall.flow_run_id == row.run_id)
+            # The run's own calls and its subflows' (an agent run's calls happen in its mission).
+            .where(
+                sa.or_(
+                    LLMCall.flow_run_id == row.run_id,
+                    LLMCall.flow_run_id.in_(
+                        sa.select(AgentRunLog.run_id).where(AgentRunLog.parent_run_id == row.run_id)
+                    ),
+                )
+            )
             .group_by(LLMCall.provider, LLMCall.model)
             .order_by(LLMCall.provider, LLMCall.model)
         )

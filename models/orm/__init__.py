@@ -2,6 +2,7 @@
 
 from hopflow.models.orm.agents import (
     AgentConfiguration,
+    AgentConfigurationVersion,
     AgentDefinition,
     ContainerInventory,
     Directive,
@@ -29,6 +30,7 @@ from hopflow.models.orm.webhooks import WebhookDelivery
 
 __all__ = [
     "AgentConfiguration",
+    "AgentConfigurationVersion",
     "AgentConsciousness",
     "AgentDefinition",
     "AgentRunLog",

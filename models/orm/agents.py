@@ -123,6 +123,25 @@ class Directive(Base):
     created_at: Mapped[created_at_col]
 
 
+class AgentConfigurationVersion(Base):
+    """One version of a configuration's values (`hopflow agents reconfigure`), kept like directives:
+    version 1 is what `agents configure` stored; the configuration row holds the newest."""
+
+    __tablename__ = "agent_configuration_versions"
+    __table_args__ = (sa.UniqueConstraint("agent_configuration_id", "version"),)
+
+    id: Mapped[uuid_pk]
+    agent_configuration_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("agent_configurations.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int]
+    yaml_config: Mapped[str] = mapped_column(sa.Text, default="")
+    effective_config: Mapped[dict[str, Any] | None]
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    created_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[created_at_col]
+
+
 class ToolAllowlist(Base):
     """Which tools a configuration may call, and container tools on which containers (seed 002's
     ContainerAllowlist, generalised). A configuration with no rows is unrestricted, except for the

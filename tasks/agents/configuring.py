@@ -88,7 +88,8 @@ def configure_agent(
             )
         if access.read_configuration(session, name) is not None:
             raise ValueError(
-                f"a configuration named {name!r} already exists (names are unique: they name deployments)"
+                f"a configuration named {name!r} already exists (names are unique: they name deployments); "
+                f"change its values with `hopflow agents reconfigure {name} --config FILE`"
             )
         normal = env_var_name(name)
         twin = next((n for n in access.read_configuration_names(session) if env_var_name(n) == normal), None)

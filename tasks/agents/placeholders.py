@@ -101,15 +101,24 @@ def bind_placeholders(value: Any, context: Mapping[str, Any]) -> Any:
     return value
 
 
+_EMPTY = "\x00"  # marks where a placeholder bound to nothing, so its separator goes with it
+
+
 def render_name(template: str, context: Mapping[str, Any]) -> str:
-    """A per-configuration name from a template such as "shop_{{workspace_id}}_{{instance_id}}"."""
+    """A per-configuration name from a template such as "shop_{{workspace_id}}_{{instance_id}}".
+
+    A placeholder bound to nothing (no workspace) takes one separator next to it along, so the
+    name reads "shop_<id>", not "shop__<id>"."""
     if not PLACEHOLDER.search(template):
         return template
+    marked = {k: (_EMPTY if v in ("", None) else v) for k, v in context.items()}
     try:
-        _check_roots(template, context)
-        return render(template, context)
+        _check_roots(template, marked)
+        rendered = str(render(template, marked))
     except SandboxError as exc:
         raise BindingError(f"{template!r}: {exc}") from None
+    rendered = re.sub(r"^\x00+[_\-.:/]?", "", rendered)  # at the start: the separator after it
+    return re.sub(r"[_\-.:/]?\x00+", "", rendered)  # elsewhere: the separator before it
 
 
 def env_var_name(rendered: str) -> str:

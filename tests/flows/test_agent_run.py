@@ -117,7 +117,8 @@ def test_agent_run_snapshots_runs_the_playbook_and_records_the_outcome(agent: st
 
 
 def test_invalid_payload_fails_the_run_before_any_mission(agent: str) -> None:
-    with pytest.raises(AgentSpecError, match=r"payload\.threshold: input 'threshold' cannot be set by a trigger"):
+    refused = r"payload\.threshold: input 'threshold' cannot be set by a trigger"
+    with pytest.raises(AgentSpecError, match=refused):
         agent_run_flow(agent, "api", {"threshold": "high"})
     with session_scope() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Mission)) == 0

@@ -85,7 +85,9 @@ def test_a_project_with_its_own_flows_models_and_tasks_runs_the_demo(
         (project / pkg / "__init__.py").write_text(f"OWNER = 'user {pkg}'\n")
     (project / "tasks.py").write_text("OWNER = 'user tasks'\n")
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("HOPFLOW_", "PREFECT_")) and k != "PYTHONPATH"
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HOPFLOW_", "PREFECT_")) and k != "PYTHONPATH"
     }
     env |= {
         "PYTHONPATH": str(project),  # the user's modules first on sys.path

@@ -453,19 +453,30 @@ def test_sync_leaves_one_correct_row_for_mission_agent_failing_cancelled_and_sig
     assert (killed.status, killed.prefect_state) == (RunStatus.ERROR, "CRASHED")
     assert killed.end_time is not None and "no heartbeat" in (killed.error_message or "")
 
+    # A second sync changes no row (but exports the logs of a run whose lines arrived since).
+    ids = [ok_run, agent_run, bad_run, cancelled_run, killed_run]
+    before = {r: {**columns(row_of(r)), "logs_ref": None} for r in ids}
+    result = runner.invoke(app, ["runs", "sync", "--since", started.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert {r: {**columns(row_of(r)), "logs_ref": None} for r in ids} == before
+
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
     for run_id in (ok_run, agent_run, bad_run, cancelled_run, killed_run):
         with session_scope() as session:
             artifacts = session.scalars(sa.select(RunArtifact).where(RunArtifact.run_id == run_id)).all()
+        with get_client(sync_client=True) as client:
+            wanted = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[uuid.UUID(run_id)]))
+            logged = client.read_logs(log_filter=wanted)
+        if not logged:
+            # No line reached the API (cancelled before it ran; a SIGKILL that lost its buffered lines):
+            # an empty file is not its log, so there is none (a later sync exports lines that arrive).
+            assert artifacts == [] and row_of(run_id).logs_ref is None
+            continue
         assert [a.kind for a in artifacts] == [RunArtifactKind.LOG]
         assert row_of(run_id).logs_ref == artifacts[0].path
-        assert Path(artifacts[0].path).stat().st_size == artifacts[0].size_bytes
-
-    # A second sync changes no row.
-    ids = [ok_run, agent_run, bad_run, cancelled_run, killed_run]
-    before = {r: columns(row_of(r)) for r in ids}
-    result = runner.invoke(app, ["runs", "sync", "--since", started.isoformat()])
-    assert result.exit_code == 0, result.output
-    assert {r: columns(row_of(r)) for r in ids} == before
+        assert Path(artifacts[0].path).stat().st_size == artifacts[0].size_bytes > 0
+    assert row_of(ok_run).logs_ref  # a run that ran has its log
 
 
 def test_next_runs_window_starts_at_the_last_successful_runs_end(
