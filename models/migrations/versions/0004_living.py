@@ -1,7 +1,7 @@
 """living agents (seed 003): agents, config versions, think-cycle columns on agent_run_logs, the inbox claim index
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-12-03 08:14:54.028701
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
 revision = '0004'
-down_revision = '0001'
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

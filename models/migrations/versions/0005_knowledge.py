@@ -1,7 +1,7 @@
 """knowledge layer (seed 000): full-text search on memories, plan tasks that run as hops, fault fixes
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 
 - memory_contexts.target_type also takes 'entity' (the CHECK constraint is rebuilt).
 - PostgreSQL: a GIN index over to_tsvector('english', content || category), the expression
@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 import hopflow.models.orm.base
 
 revision = "0005"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

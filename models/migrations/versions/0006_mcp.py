@@ -1,7 +1,7 @@
 """container allowlist keyed by container, inventory created time and ports
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0005
 Create Date: 2026-12-03 08:30:00
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 import hopflow.models.orm.base
 
 revision = '0006'
-down_revision = '0001'
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """mission templates: specs deployed as mission-run/<name>
 
 Revision ID: 0007
-Revises: 0001
+Revises: 0006
 """
 
 import hopflow.models.orm.base
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0007"
-down_revision = "0001"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """agent_configuration_versions: versioned values of agent configurations (`hopflow agents reconfigure`)
 
 Revision ID: 0009
-Revises: 0001
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import hopflow.models.orm.base
 
 revision = "0009"
-down_revision = "0001"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
