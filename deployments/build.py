@@ -57,11 +57,11 @@ def concurrency_for(view: AgentView) -> ConcurrencyLimitConfig:
 def deployment_for(view: AgentView) -> RunnerDeployment:
     """The deployment of one configuration: its schedules, event triggers, concurrency, tags, description,
     and a Run form made of the blueprint's inputs."""
-    deployment = agent_run_flow.to_deployment(
+    deployment: RunnerDeployment = agent_run_flow.to_deployment(  # type: ignore[assignment]
         name=view.configuration.name,
         parameters={"configuration_id": view.configuration.id},
         schedules=schedules_for(view) or None,
-        triggers=event_triggers_for(view) or None,
+        triggers=event_triggers_for(view) or None,  # type: ignore[arg-type]
         concurrency_limit=concurrency_for(view),
         tags=deployment_tags(view),
         description=deployment_description(view),
@@ -194,7 +194,7 @@ def prefect_yaml_document(
     """What `prefect deploy --all` needs to register the same agent deployments (and the reconciler)."""
     import prefect
 
-    entries = []
+    entries: list[dict[str, Any]] = []
     for view in views:
         concurrency = concurrency_for(view)
         entries.append(

@@ -48,11 +48,11 @@ def think_deployment_for(view: LivingAgentView) -> RunnerDeployment:
     if view.cron:
         params = {"agent": view.name, "trigger_type": TriggerType.SCHEDULE.value}
         schedules = [Cron(view.cron, timezone="UTC", parameters=params)]
-    return think_cycle_flow.to_deployment(
+    return think_cycle_flow.to_deployment(  # type: ignore[return-value]
         name=view.name,
         parameters={"agent": view.name},
         schedules=schedules,
-        triggers=think_triggers(view),
+        triggers=think_triggers(view),  # type: ignore[arg-type]
         # One cycle at a time per agent; a wake-up during a cycle waits its turn.
         concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ENQUEUE),
         tags=["hopflow", "living", f"living:{view.name}"],

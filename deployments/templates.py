@@ -49,7 +49,7 @@ def template_description(view: TemplateView, spec: MissionSpec) -> str:
 
 def template_deployment(view: TemplateView, spec: MissionSpec) -> RunnerDeployment:
     """One template's deployment: schedule, tags, description, and the spec's inputs as its Run form."""
-    deployment = mission_template_flow.to_deployment(
+    deployment: RunnerDeployment = mission_template_flow.to_deployment(  # type: ignore[assignment]
         name=view.name,
         parameters={"template": view.name},
         schedules=template_schedules(view) or None,

@@ -89,7 +89,7 @@ def mirror_on_cancellation(flow_obj: Any, flow_run: Any, state: Any) -> None:
     _mirror(flow_obj, flow_run, state, state_type="CANCELLED")
 
 
-def mirror_hooks(**extra: list[Hook]) -> dict[str, list[Hook]]:
+def mirror_hooks(**extra: list[Hook]) -> dict[str, Any]:
     """The state hooks every hopflow flow carries, plus any extra ones per hook kind.
 
     Use as `@flow(..., **mirror_hooks(on_cancellation=[my_hook]))`. The flow's own hooks run first,
@@ -173,7 +173,11 @@ def close_sync_window(window: mirror.SyncWindow, latest: datetime | None) -> dat
 PAGE_CONCURRENCY = 4
 
 
-@flow(name="sync-run-logs", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=PAGE_CONCURRENCY))
+@flow(
+    name="sync-run-logs",
+    log_prints=False,
+    task_runner=ThreadPoolTaskRunner(max_workers=PAGE_CONCURRENCY),  # type: ignore[arg-type]
+)
 def sync_run_logs(
     since: datetime | None = None,
     stale_after: float | None = None,
@@ -236,7 +240,7 @@ def reconciler_deployment(interval_seconds: int = 60) -> RunnerDeployment:
     """sync_run_logs as a deployment on an interval, for `hopflow serve`; one run at a time."""
     from prefect.types.entrypoint import EntrypointType
 
-    return sync_run_logs.to_deployment(
+    return sync_run_logs.to_deployment(  # type: ignore[return-value]  # sync outside an event loop
         name="sync-run-logs",
         interval=timedelta(seconds=interval_seconds),
         concurrency_limit=1,

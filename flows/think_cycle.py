@@ -85,7 +85,7 @@ def _tool_message(ctx: CycleContext, call: ToolCall, result: dict[str, Any]) -> 
     }
 
 
-@flow(name="think", flow_run_name=_run_name, log_prints=True, **mirror_hooks())  # type: ignore[call-overload]
+@flow(name="think", flow_run_name=_run_name, log_prints=True, **mirror_hooks())
 def think_cycle_flow(
     agent: str,
     trigger_type: str = TriggerType.MANUAL.value,

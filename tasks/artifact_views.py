@@ -61,7 +61,7 @@ def table_markdown(value: Any) -> str | None:
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover
-        pd = None  # type: ignore[assignment]
+        pd = None
     if pd is not None and isinstance(value, pd.DataFrame):
         total, width = len(value), value.shape[1]
         frame = value.iloc[:MAX_TABLE_ROWS, :MAX_TABLE_COLUMNS]

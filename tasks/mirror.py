@@ -513,7 +513,7 @@ def _window_filters(window: SyncWindow) -> tuple[Any, Any]:
     flow_run_filter = FlowRunFilter(state=FlowRunFilterState(type=not_started))
     if window.since is not None:
         flow_run_filter = FlowRunFilter(
-            operator=Operator.or_,
+            operator=Operator.or_,  # type: ignore[call-arg]  # OperatorMixin's field
             start_time=FlowRunFilterStartTime(after_=window.since),
             end_time=FlowRunFilterEndTime(after_=window.since),
             state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType(t) for t in OPEN_TYPES])),
@@ -538,7 +538,7 @@ def read_flow_run_page(client: Any, window: SyncWindow, offset: int, limit: int 
     if not window.flow_ids:
         return []
     flow_filter, flow_run_filter = _window_filters(window)
-    return client.read_flow_runs(
+    return client.read_flow_runs(  # type: ignore[no-any-return]
         flow_filter=flow_filter,
         flow_run_filter=flow_run_filter,
         sort=FlowRunSort.ID_DESC,

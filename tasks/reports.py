@@ -206,7 +206,7 @@ def publish_run_report(report: pd.DataFrame, *, by: str, since: datetime | None)
     from prefect.artifacts import create_table_artifact
 
     window = f"since {since.isoformat()}" if since else "all runs"
-    return create_table_artifact(
+    return create_table_artifact(  # type: ignore[return-value]  # sync outside an event loop
         report_records(report),
         key=f"runs-report-{by}",
         description=f"hopflow run report by {by}, {window}",

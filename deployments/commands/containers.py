@@ -196,7 +196,7 @@ def diff(
         start = parse_since(since)
         with session_scope() as session:
             d = inventory_diff(session, start)
-            result = {
+            result: dict[str, Any] = {
                 "baseline_at": d.baseline_at.isoformat() if d.baseline_at else None,
                 "current_at": d.current_at.isoformat() if d.current_at else None,
                 "appeared": [{"id": r.container_id, "name": r.name, "state": r.state} for r in d.appeared],

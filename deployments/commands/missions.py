@@ -235,7 +235,7 @@ def run_spec(path: Path, verbose: bool = False) -> str:
                 highlight=False,
             )
             console.print(f"\nmission [bold]{escape(name)}[/] {_styled('completed')}")
-            return
+            return mission_id
         said = f"; hopflow's database says it is {recorded[0]}" if recorded is not None else ""
         with contextlib.suppress(Exception):
             console.print(assets_table(mission_id))

@@ -190,7 +190,7 @@ def search_query(
     else:
         # Every word quoted: FTS5 syntax in the user's text is data, not operators.
         match = " ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        fts = sa.literal_column("memory_contexts_fts")
+        fts: Any = sa.literal_column("memory_contexts_fts")
         on_row = _FTS.c.rowid == sa.literal_column("memory_contexts.rowid")
         if target is not None:
             # A target has few memories: look each one up in FTS5 (rowid + MATCH) rather than let

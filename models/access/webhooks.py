@@ -103,7 +103,7 @@ def claim_delivery(
             )
             .values(claimed_at=now)
         )
-        if taken.rowcount == 1:
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
             return DeliveryClaim(ClaimOutcome.CLAIMED, row.id, None, row.deployment_name)
     return DeliveryClaim(ClaimOutcome.IN_FLIGHT, row.id, None, row.deployment_name)
 
@@ -131,4 +131,4 @@ def release_delivery(session: Session, delivery_id: str) -> None:
 def prune_deliveries(session: Session, *, received_before: datetime) -> int:
     """Delete deliveries received before the cutoff; returns how many."""
     result = session.execute(sa.delete(_DELIVERIES).where(_DELIVERIES.c.received_at < received_before))
-    return int(result.rowcount or 0)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
