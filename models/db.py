@@ -49,10 +49,20 @@ def json_dumps(value: Any) -> str:
         return json.dumps(value)
 
 
+def json_loads(value: Any) -> Any:
+    """The other way; SQLite may hand back a JSON scalar already typed (a column's numeric affinity)."""
+    if isinstance(value, int | float):
+        return value
+    try:
+        return orjson.loads(value)
+    except (orjson.JSONDecodeError, TypeError):
+        return json.loads(value)
+
+
 def create_db_engine(url: str) -> Engine:
     """A new engine for `url` (normalised: psycopg 3 for PostgreSQL, pragmas for SQLite)."""
     url = normalise_database_url(url)
-    codec: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
+    codec: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": json_loads}
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **codec)
         event.listen(engine, "connect", _on_sqlite_connect)

@@ -6,20 +6,27 @@ from __future__ import annotations
 
 import json
 import socket
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from hopflow.deployments.webhooks import SIGNATURE_HEADER, create_webhook_app, sign
+from hopflow.deployments import signatures
+from hopflow.deployments.webhooks import create_webhook_app
 from hopflow.models.settings import Settings
 from hopflow.tasks.agents import configure_agent, register_blueprints
 
 from tests.deployments.servers import serving
 from tests.tasks.agents.factories import VALUES, blueprint, write_yaml
 
-SECRET = "whsec-test-1234567890"
+SECRET = signatures.new_secret()
+
+
+def sign(body: bytes) -> dict[str, str]:
+    """Standard Webhooks headers for a body, as a sender would add them."""
+    return signatures.sign(signatures.parse_secret(SECRET), body, f"msg_{uuid.uuid4().hex}")
 PATH = "/hooks/shop-a/orders"
 
 
@@ -58,6 +65,6 @@ def test_a_deep_body_is_422_and_a_stolen_input_is_named(url: str) -> None:
             ),
             (json.dumps({"token": "x"}).encode(), "input 'token' cannot be set by a trigger"),
         ):
-            headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, SECRET)}
+            headers = {"Content-Type": "application/json", **sign(body)}
             response = client.post(PATH, content=body, headers=headers)
             assert response.status_code == 422 and complaint in response.text, response.text

@@ -5,14 +5,16 @@ on a real Prefect API, SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from hopflow.deployments import signatures
 from hopflow.deployments.cli import app
-from hopflow.deployments.webhooks import DIRECTIVE_FIELD, SIGNATURE_HEADER, create_webhook_app, sign
+from hopflow.deployments.webhooks import DIRECTIVE_FIELD, create_webhook_app
 from hopflow.flows.agent_run import agent_run_flow
 from hopflow.models.access.agents import create_directive, read_current_directive
 from hopflow.models.db import session_scope
@@ -80,17 +82,18 @@ def test_webhook_body_field_becomes_the_runs_one_off_directive(
 ) -> None:
     started: list[dict[str, Any]] = []
 
-    async def start_run(deployment: str, parameters: dict[str, Any]) -> str:
+    async def start_run(deployment: str, parameters: dict[str, Any], idempotency_key: str) -> str:
         started.append(parameters)
         return "00000000-0000-0000-0000-000000000000"
 
-    monkeypatch.setenv("SHOP_A_SECRET", "whsec-1")
+    secret = signatures.new_secret()
+    monkeypatch.setenv("SHOP_A_SECRET", secret)
     web = create_webhook_app(Settings(), start_run=start_run)
     with serving(web) as url, httpx.Client(base_url=url) as client:
 
         def post(body: dict[str, Any]) -> httpx.Response:
             raw = json.dumps(body).encode()
-            headers = {SIGNATURE_HEADER: sign(raw, "whsec-1")}
+            headers = signatures.sign(signatures.parse_secret(secret), raw, f"msg_{uuid.uuid4().hex}")
             return client.post("/hooks/shop-a/orders", content=raw, headers=headers)
 
         assert post({DIRECTIVE_FIELD: "only big orders", "order": {"id": 1, "total": 5}}).status_code == 202
