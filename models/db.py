@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import threading
 import weakref
 from collections.abc import Iterator
@@ -49,10 +50,20 @@ def json_dumps(value: Any) -> str:
         return json.dumps(value)
 
 
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
 def json_loads(value: Any) -> Any:
     """The other way; SQLite may hand back a JSON scalar already typed (a column's numeric affinity)."""
     if isinstance(value, int | float):
         return value
+    text = (
+        value.decode()
+        if isinstance(value, bytes | bytearray | memoryview) and not isinstance(value, str)
+        else value
+    )
+    if _LONG_DIGITS.search(text):
+        return json.loads(text)  # orjson reads integers past 64 bits as floats; json keeps them exact
     try:
         return orjson.loads(value)
     except (orjson.JSONDecodeError, TypeError):

@@ -47,7 +47,7 @@ def test_stdio_server_lists_agents_and_reads_missions(
 ) -> None:
     from hopflow.tasks.agents import configure_agent, register_blueprints
 
-    monkeypatch.setenv(SECRET_ENV, "tok")
+    monkeypatch.setenv(SECRET_ENV, "tok-long-enough-1")
     register_blueprints([write_yaml(tmp_path / "agent.yaml", blueprint())])
     configure_agent("agent_900", "shop-a", values=VALUES)
     spec = {

@@ -35,7 +35,7 @@ def ctx_for(allowlist: Allowlist | None) -> ToolContext:
 def agent(hopflow_env: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     from hopflow.tasks.agents import configure_agent, register_blueprints
 
-    monkeypatch.setenv("HOPFLOW_TEST_SHOP_TOKEN", "tok")
+    monkeypatch.setenv("HOPFLOW_TEST_SHOP_TOKEN", "tok-long-enough-1")
     register_blueprints([write_yaml(tmp_path / "agent.yaml", blueprint())])
     return configure_agent("agent_900", "shop-a", values=VALUES).name
 
