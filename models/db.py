@@ -162,7 +162,9 @@ def _unavailable(engine: Engine, exc: sa.exc.DBAPIError) -> DatabaseUnavailable 
     )
     if not exc.connection_invalidated and not any(sign in lowered for sign in signs):
         return None
-    return DatabaseUnavailable(f"hopflow's {describe_database(engine)} is unavailable: {text}")
+    return DatabaseUnavailable(
+        f"hopflow's {describe_database(engine)} is unavailable: {text} (check HOPFLOW_DATABASE_URL)"
+    )
 
 
 @contextmanager
