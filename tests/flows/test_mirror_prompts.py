@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -151,6 +152,17 @@ def prefect_text(flow_run_id: str) -> Iterator[tuple[str, str]]:
             yield f"task run {task_run.name}", task_run.model_dump_json()
 
 
+def sync_until_exported(since: datetime, flow_names: list[str], timeout: float = 120.0) -> None:
+    """Reconcile until the runs' log files are written: Prefect ships log lines a moment after a run
+    ends, and the export waits for them (no empty file is ever written)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sync_run_logs(since=since, flow_names=flow_names)
+        if any(Path(get_settings().logs).glob("*.log")) or time.monotonic() > deadline:
+            return
+        time.sleep(1)
+
+
 def log_files() -> Iterator[tuple[str, str]]:
     files = sorted(Path(get_settings().logs).glob("*.log"))
     assert files, "the run's logs were exported"
@@ -179,7 +191,7 @@ def test_no_prompt_and_no_secret_anywhere_with_default_storage(
     started = datetime.now(UTC) - timedelta(seconds=5)
     with caplog.at_level(logging.INFO, logger="hopflow"):
         _, flow_run_id = run(url)
-        sync_run_logs(since=started, flow_names=["mission"])
+        sync_until_exported(started, ["mission"])
     assert seen == [f"Bearer {secret}"]  # the secret was really used, and the marker really sent:
     with session_scope() as session:
         call = session.scalars(sa.select(LLMCall)).one()
@@ -291,7 +303,7 @@ def test_secrets_echoed_in_errors_are_scrubbed_in_every_shape_everywhere(
                 row = session.get(Mission, mission_id)
                 assert row is not None and row.status.value == "failed" and row.flow_run_id is not None
                 flow_runs.append(row.flow_run_id)
-        sync_run_logs(since=started, flow_names=["mission"])
+        sync_until_exported(started, ["mission"])
     needles: dict[str, str] = {}
     for name, value in secrets.items():
         needles |= secret_shapes(name, value)

@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hopflow.flows.mirror import sync_run_logs
 from hopflow.flows.think_cycle import think_cycle_flow
 from hopflow.models.settings import reset_settings
 from hopflow.tasks import living
 
-from tests.flows.test_mirror_prompts import database_text, find, log_files, prefect_text
+from tests.flows.test_mirror_prompts import database_text, find, log_files, prefect_text, sync_until_exported
 
 pytestmark = [pytest.mark.flows]
 
@@ -95,7 +94,7 @@ def test_gateway_secret_is_used_but_never_at_rest(
     living.push_event("secretive", "m1", "space_message", {"text": "list the tickets"}, wake=False)
     started = datetime.now(UTC) - timedelta(seconds=5)
     outcome = think_cycle_flow("secretive")
-    sync_run_logs(since=started, flow_names=["think"])
+    sync_until_exported(started, ["think"])
     assert seen == [f"Bearer {secret}"]  # the secret was really sent
     assert outcome.tool_calls == 1
     needles = {"secret": secret}
