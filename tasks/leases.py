@@ -63,3 +63,12 @@ class LeaseKeeper:
                 )
                 self.lost.set()
             return
+
+
+def let_go(mission_id: str) -> None:
+    """The runner in this process was interrupted (Ctrl-C) and is going away with it: free the
+    mission's lease at once, whoever's flow run holds it, instead of letting it expire."""
+    with session_scope() as session:
+        holder = read_lease_holder(session, mission_id)
+        if holder is not None:
+            release_lease(session, mission_id, holder)

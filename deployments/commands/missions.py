@@ -201,10 +201,12 @@ def run_with_progress(mission_id: str, verbose: bool = False) -> Any:
 
 def interrupted(mission_id: str, name: str) -> typer.Exit:
     """Ctrl-C: mark the mission failed (resumable, and visible in `missions list`), say how to resume."""
+    from hopflow.tasks.leases import let_go
     from hopflow.tasks.missions import fail_mission
 
     reason = "interrupted (Ctrl-C) in `hopflow`: resume it with `hopflow missions resume`"
     with contextlib.suppress(Exception):  # the database went away too: the message still helps
+        let_go(mission_id)
         fail_mission(mission_id, reason)
     console.print(cell(
         f"\ninterrupted: mission {name} ({mission_id}) stopped and marked failed; "
