@@ -124,8 +124,12 @@ def compare_and_set(
     return True
 
 
-def transition_path(current: StrEnum, target: StrEnum) -> list[StrEnum]:
-    """The states advance_to would walk through from `current` to `target` (target last)."""
+def transition_path(current: StrEnum, target: StrEnum, subject: str | None = None) -> list[StrEnum]:
+    """The states advance_to would walk through from `current` to `target` (target last): the
+    shortest chain of allowed moves that passes through no failed/cancelled/error/expired state.
+
+    Raises InvalidTransition (naming `subject`, else the enum) when there is none.
+    """
     if current == target:
         return []
     table = ALLOWED_TRANSITIONS[type(target)]
@@ -143,7 +147,7 @@ def transition_path(current: StrEnum, target: StrEnum) -> list[StrEnum]:
                 nxt.append(candidate)
         frontier = nxt
     if target not in previous:
-        raise InvalidTransition(f"{type(target).__name__}", current, target)
+        raise InvalidTransition(subject or type(target).__name__, current, target)
     chain = [target]
     while chain[-1] != current:
         chain.append(previous[chain[-1]])
@@ -170,29 +174,9 @@ def advance_to(
     current = subject.status
     if not isinstance(current, type(target)):
         current = type(target)(current)
-    if current == target:
-        return []
-    table = ALLOWED_TRANSITIONS[type(target)]
-    previous: dict[StrEnum, StrEnum] = {}
-    frontier = [current]
-    while frontier and target not in previous:
-        nxt = []
-        for state in frontier:
-            for candidate in sorted(table.get(state, frozenset()), key=lambda s: s.value):
-                if candidate in previous or candidate == current:
-                    continue
-                if candidate != target and _is_escape(candidate):
-                    continue
-                previous[candidate] = state
-                nxt.append(candidate)
-        frontier = nxt
-    if target not in previous:
-        raise InvalidTransition(f"{type(subject).__name__} {subject.id}", current, target)
-    chain = [target]
-    while chain[-1] != current:
-        chain.append(previous[chain[-1]])
+    path = transition_path(current, target, f"{type(subject).__name__} {subject.id}")
     events = []
-    for state in reversed(chain[:-1]):
+    for state in path:
         event = transition(session, subject, state, actor_entity_id=actor_entity_id, reason=reason)
         if event is not None:
             events.append(event)
