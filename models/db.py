@@ -58,9 +58,7 @@ def json_loads(value: Any) -> Any:
     if isinstance(value, int | float):
         return value
     text = (
-        value.decode()
-        if isinstance(value, bytes | bytearray | memoryview) and not isinstance(value, str)
-        else value
+        bytes(value).decode() if isinstance(value, bytes | bytearray | memoryview) else value
     )
     if _LONG_DIGITS.search(text):
         return json.loads(text)  # orjson reads integers past 64 bits as floats; json keeps them exact
