@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import sqlalchemy as sa
+from hopflow.models.access.run_facts import RunFacts, RunRef, in_chunks, read_run_facts
 from hopflow.models.access.runs import (
     RunFile,
     RunLogUpdate,
@@ -26,9 +25,9 @@ from hopflow.models.access.runs import (
     write_watermark,
 )
 from hopflow.models.db import session_scope
-from hopflow.models.enums import AssetRole, AssetScopeType, RunArtifactKind, TriggerType
-from hopflow.models.orm import AgentConfiguration, AgentRunLog, Asset, Hop, LLMCall, Mission, ToolStep, utcnow
-from hopflow.models.secrets import redact, scrub, secret_values
+from hopflow.models.enums import RunArtifactKind, TriggerType
+from hopflow.models.orm import utcnow
+from hopflow.models.secrets import redact, scrub
 from hopflow.models.settings import Settings, get_settings
 from prefect import get_client
 from pydantic import BaseModel, Field
@@ -144,133 +143,17 @@ def _configuration_param(snap: RunSnapshot) -> str | None:
     return str(value) if value else None
 
 
-def _chunks(values: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-class _RunFacts(BaseModel):
-    """What the database knows about a batch of runs, read with a handful of IN queries."""
-
-    missions: dict[str, str] = {}  # run_id -> its mission (own, or its subflow's)
-    mission_config: dict[str, str] = {}  # mission_id -> agent_configuration_id
-    configs: dict[str, str | None] = {}  # configuration id -> its entity id
-    steps: dict[str, int] = {}  # mission_id -> tool steps that ran
-    tokens: dict[str, tuple[int, int]] = {}  # run_id -> (prompt, completion), subflows included
-    outputs: dict[str, list[tuple[str, str]]] = {}  # mission_id -> [(asset, summary)]
-    parent_triggers: dict[str, TriggerType] = {}  # subflow run_id -> its parent run's trigger
-    mission_names: dict[str, str] = {}  # mission_id -> name
-    secrets: dict[str, list[str]] = {}  # run_id -> resolved secret values its steps reference
-
-
-def _read_facts(session: Session, snaps: Sequence[RunSnapshot]) -> _RunFacts:
-    facts = _RunFacts()
-    run_ids = [s.run_id for s in snaps]
-    # Subflow runs (an agent run's mission_flow): from the batch itself and from rows already mirrored.
-    children: dict[str, set[str]] = defaultdict(set)
-    for snap in snaps:
-        if snap.parent_run_id:
-            children[snap.parent_run_id].add(snap.run_id)
-    for chunk in _chunks(run_ids):
-        for child, parent in session.execute(
-            sa.select(AgentRunLog.run_id, AgentRunLog.parent_run_id).where(
-                AgentRunLog.parent_run_id.in_(chunk)
-            )
-        ):
-            children[parent].add(child)
-    family = sorted(set(run_ids) | {c for cs in children.values() for c in cs})
-    # A subflow (an agent run's mission) was started by whatever started its parent: webhook, event...
-    in_batch = {s.run_id: _trigger_type(s) for s in snaps if not s.parent_run_id}
-    parents = sorted({s.parent_run_id for s in snaps if s.parent_run_id} - set(in_batch))
-    for chunk in _chunks(parents):
-        for run_id, trigger in session.execute(
-            sa.select(AgentRunLog.run_id, AgentRunLog.trigger_type).where(AgentRunLog.run_id.in_(chunk))
-        ):
-            in_batch[run_id] = trigger
-    for snap in snaps:
-        if snap.parent_run_id and snap.parent_run_id in in_batch:
-            facts.parent_triggers[snap.run_id] = in_batch[snap.parent_run_id]
-
-    wanted_missions = {str(s.parameters["mission_id"]) for s in snaps if s.parameters.get("mission_id")}
-    rows: list[Any] = []
-    columns = (Mission.id, Mission.flow_run_id, Mission.agent_configuration_id)
-    for chunk in _chunks(sorted(wanted_missions)):
-        rows += session.execute(sa.select(*columns).where(Mission.id.in_(chunk))).all()
-    for chunk in _chunks(family):
-        rows += session.execute(sa.select(*columns).where(Mission.flow_run_id.in_(chunk))).all()
-    known = {r.id for r in rows}
-    by_run = {r.flow_run_id: r.id for r in rows if r.flow_run_id}
-    for snap in snaps:
-        param = str(snap.parameters.get("mission_id") or "")
-        mission_id = param if param in known else by_run.get(snap.run_id)
-        if mission_id:
-            facts.missions[snap.run_id] = mission_id
-            continue
-        child_missions = {by_run[c] for c in children.get(snap.run_id, ()) if c in by_run}
-        if len(child_missions) == 1:
-            facts.missions[snap.run_id] = child_missions.pop()
-    facts.mission_config = {r.id: r.agent_configuration_id for r in rows if r.agent_configuration_id}
-
-    wanted_configs = {c for c in (_configuration_param(s) for s in snaps) if c}
-    wanted_configs |= set(facts.mission_config.values())
-    for chunk in _chunks(sorted(wanted_configs)):
-        for config_id, entity_id in session.execute(
-            sa.select(AgentConfiguration.id, AgentConfiguration.entity_id).where(
-                AgentConfiguration.id.in_(chunk)
-            )
-        ):
-            facts.configs[config_id] = entity_id
-
-    mission_ids = sorted(set(facts.missions.values()))
-    mission_secrets: dict[str, list[str]] = defaultdict(list)
-    for chunk in _chunks(mission_ids):
-        for mission_id, count in session.execute(
-            sa.select(Hop.mission_id, sa.func.count(ToolStep.id))
-            .join(ToolStep, ToolStep.hop_id == Hop.id)
-            .where(Hop.mission_id.in_(chunk), ToolStep.started_at.is_not(None))
-            .group_by(Hop.mission_id)
-        ):
-            facts.steps[mission_id] = int(count)
-        for mission_id, name, summary in session.execute(
-            sa.select(Asset.scope_id, Asset.name, Asset.content_summary)
-            .where(
-                Asset.scope_type == AssetScopeType.MISSION,
-                Asset.scope_id.in_(chunk),
-                Asset.role == AssetRole.OUTPUT,
-                Asset.content_summary.is_not(None),
-            )
-            .order_by(Asset.created_at, Asset.name)
-        ):
-            facts.outputs.setdefault(mission_id, []).append((name, summary or ""))
-        for mission_id, mapping in session.execute(
-            sa.select(Hop.mission_id, ToolStep.parameter_mapping)
-            .join(ToolStep, ToolStep.hop_id == Hop.id)
-            .where(Hop.mission_id.in_(chunk))
-        ):
-            mission_secrets[mission_id] += secret_values(mapping or {})
-
-    # A run's tokens are its own LLM calls plus those of its subflow runs (an agent run's mission).
-    per_run: dict[str, tuple[int, int]] = {}
-    for chunk in _chunks(family):
-        for run_id, prompt, completion in session.execute(
-            sa.select(
-                LLMCall.flow_run_id,
-                sa.func.sum(LLMCall.prompt_tokens),
-                sa.func.sum(LLMCall.completion_tokens),
-            )
-            .where(LLMCall.flow_run_id.in_(chunk))
-            .group_by(LLMCall.flow_run_id)
-        ):
-            per_run[run_id] = (int(prompt or 0), int(completion or 0))
-    for run_id in run_ids:
-        counted = [per_run[r] for r in (run_id, *children.get(run_id, ())) if r in per_run]
-        if counted:
-            facts.tokens[run_id] = (sum(p for p, _ in counted), sum(c for _, c in counted))
-    for snap in snaps:
-        found = secret_values(snap.parameters) + mission_secrets.get(facts.missions.get(snap.run_id, ""), [])
-        if found:
-            facts.secrets[snap.run_id] = found
-    return facts
+def _ref(snap: RunSnapshot) -> RunRef:
+    """What the database needs to know of a snapshot to find the run's facts."""
+    mission = snap.parameters.get("mission_id")
+    return RunRef(
+        run_id=snap.run_id,
+        parent_run_id=snap.parent_run_id,
+        mission_param=str(mission) if mission else None,
+        configuration_param=_configuration_param(snap),
+        trigger_type=_trigger_type(snap),
+        parameters=snap.parameters,
+    )
 
 
 def known_secrets(settings: Settings) -> list[str]:
@@ -286,7 +169,7 @@ def output_preview(outputs: list[tuple[str, str]], limit: int = PREVIEW_CHARS) -
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
-def _update_for(snap: RunSnapshot, facts: _RunFacts, extra_secrets: list[str]) -> RunLogUpdate:
+def _update_for(snap: RunSnapshot, facts: RunFacts, extra_secrets: list[str]) -> RunLogUpdate:
     mission_id = facts.missions.get(snap.run_id)
     config_id = _configuration_param(snap)
     if config_id not in facts.configs:
@@ -341,7 +224,7 @@ def mirror_runs(
         return MirrorResult()
     extra = known_secrets(settings)
     with session_scope() as session:
-        facts = _read_facts(session, snaps)
+        facts = read_run_facts(session, [_ref(s) for s in snaps])
         rows = upsert_run_logs(session, [_update_for(s, facts, extra) for s in snaps])
         _record_exports(session, exported or {})
         # The configuration's last_run_* follow its newest run; one write per configuration. A subflow
@@ -398,7 +281,7 @@ def plan_log_exports(snaps: Sequence[RunSnapshot], settings: Settings | None = N
         return {}
     with session_scope() as session:
         artifacts = read_log_artifacts(session, [s.run_id for s in final])
-        facts = _read_facts(session, final)
+        facts = read_run_facts(session, [_ref(s) for s in final])
     plan: dict[str, list[str]] = {}
     now = utcnow()
     for snap in final:
@@ -428,7 +311,7 @@ def export_logs(
     if not plan:
         return {}
     lines: dict[str, list[str]] = {run_id: [] for run_id in plan}
-    for chunk in _chunks(sorted(plan), PAGE_LIMIT):
+    for chunk in in_chunks(sorted(plan), PAGE_LIMIT):
         log_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(r) for r in chunk]))
         offset = 0
         while True:
@@ -553,7 +436,7 @@ def resolve_parent_runs(client: Any, snaps: Sequence[RunSnapshot]) -> None:
 
     wanted = sorted({s.parent_task_run_id for s in snaps if s.parent_task_run_id and not s.parent_run_id})
     parents: dict[str, str] = {}
-    for chunk in _chunks(wanted, PAGE_LIMIT):
+    for chunk in in_chunks(wanted, PAGE_LIMIT):
         for task_run in client.read_task_runs(
             task_run_filter=TaskRunFilter(id=TaskRunFilterId(any_=[UUID(i) for i in chunk])),
             limit=PAGE_LIMIT,

@@ -410,7 +410,7 @@ def set_directive(
     name: Annotated[str | None, typer.Option(help="a short name for this version")] = None,
 ) -> None:
     """Store a new version of the configuration's directive; every later run snapshots it."""
-    from hopflow.models.access.runs import create_directive
+    from hopflow.models.access.directives import create_directive
 
     settings()
     with clear_errors():

@@ -16,7 +16,6 @@ from hopflow.models.enums import AgentConfigurationStatus, EntityType, LastRunSt
 from hopflow.models.orm import (
     AgentConfiguration,
     AgentDefinition,
-    Directive,
     Entity,
     Playbook,
     Workspace,
@@ -275,37 +274,3 @@ def ensure_workspace(session: Session, ref: str, owner_user_id: int | None = Non
     session.add(workspace)
     session.flush()
     return workspace, True
-
-
-def read_current_directive(session: Session, configuration_id: str) -> Directive | None:
-    """The newest version of the configuration's directive (seed 002), or None."""
-    return session.scalars(
-        sa.select(Directive)
-        .where(Directive.agent_configuration_id == configuration_id)
-        .order_by(Directive.version.desc())
-        .limit(1)
-    ).first()
-
-
-def create_directive(
-    session: Session,
-    *,
-    configuration_id: str,
-    text: str,
-    name: str | None = None,
-    created_by_user_id: int | None = None,
-) -> Directive:
-    """A new version of the configuration's directive: the previous ones stay for the runs that used them."""
-    latest = session.scalar(
-        sa.select(sa.func.max(Directive.version)).where(Directive.agent_configuration_id == configuration_id)
-    )
-    directive = Directive(
-        agent_configuration_id=configuration_id,
-        version=int(latest or 0) + 1,
-        name=name,
-        text=text,
-        created_by_user_id=created_by_user_id,
-    )
-    session.add(directive)
-    session.flush()
-    return directive

@@ -19,7 +19,6 @@ from hopflow.models.enums import LastRunStatus, RunArtifactKind, RunStatus, Trig
 from hopflow.models.orm import (
     AgentConfiguration,
     AgentRunLog,
-    Directive,
     Event,
     LLMCall,
     Mission,
@@ -389,55 +388,6 @@ def read_log_artifacts(session: Session, run_ids: Sequence[str]) -> dict[str, Ru
         ):
             found[artifact.run_id] = artifact
     return found
-
-
-# --- directives (seed 002): versioned per configuration, snapshotted on every run ------------------
-def create_directive(
-    session: Session,
-    agent_configuration_id: str,
-    text: str,
-    *,
-    name: str | None = None,
-    created_by_user_id: int | None = None,
-) -> Directive:
-    """A new version (1, 2, ...) of the configuration's directive; earlier versions stay as they were."""
-    # Lock the configuration so two writers cannot both take the same next version number.
-    config = session.get(AgentConfiguration, agent_configuration_id, with_for_update=True)
-    if config is None:
-        raise LookupError(f"no agent configuration with id {agent_configuration_id!r}")
-    latest = session.scalar(
-        sa.select(sa.func.max(Directive.version)).where(Directive.agent_configuration_id == config.id)
-    )
-    directive = Directive(
-        agent_configuration_id=config.id,
-        version=(latest or 0) + 1,
-        name=name,
-        text=text,
-        created_by_user_id=created_by_user_id,
-    )
-    session.add(directive)
-    session.flush()
-    return directive
-
-
-def read_current_directive(session: Session, agent_configuration_id: str) -> Directive | None:
-    return session.scalars(
-        sa.select(Directive)
-        .where(Directive.agent_configuration_id == agent_configuration_id)
-        .order_by(Directive.version.desc())
-        .limit(1)
-    ).first()
-
-
-def directive_snapshot(directive: Directive) -> dict[str, Any]:
-    """What a run stores of the directive it used (AgentRunLog.directive_snapshot)."""
-    return {
-        "directive_id": directive.id,
-        "version": directive.version,
-        "name": directive.name,
-        "text": directive.text,
-        "created_at": directive.created_at.isoformat(),
-    }
 
 
 # --- reading the run log ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from hopflow.models.access import agents as access
+from hopflow.models.access.directives import directive_snapshot, read_current_directive
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.access.runs import last_successful_run, upsert_run_log
 from hopflow.models.db import session_scope
@@ -137,7 +138,7 @@ def snapshot_agent_run(
         chosen = _playbook(session, definition, playbook)
         # A one-off directive replaces the stored one for this run only; the stored one is not read.
         one_off = directive_text is not None
-        directive = None if one_off else access.read_current_directive(session, configuration.id)
+        directive = None if one_off else read_current_directive(session, configuration.id)
         if directive is not None:
             directive_text = directive.text
         previous = last_successful_run(session, configuration.id)
@@ -161,7 +162,7 @@ def snapshot_agent_run(
             directive_id=directive.id if directive else None,
             directive_snapshot=one_off_snapshot(directive_text)
             if one_off and directive_text is not None
-            else {"version": directive.version, "text": directive.text, "name": directive.name}
+            else directive_snapshot(directive)
             if directive
             else None,
             window_start=previous.end_time if previous else None,

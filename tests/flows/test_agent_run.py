@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from hopflow.deployments.cli import app
 from hopflow.flows.agent_run import agent_run_flow
-from hopflow.models.access.agents import create_directive
+from hopflow.models.access.directives import create_directive
 from hopflow.models.db import session_scope
 from hopflow.models.enums import AgentConfigurationStatus, LastRunStatus, RunStatus, TriggerType
 from hopflow.models.orm import AgentConfiguration, AgentRunLog, Base, Mission, ToolStep
@@ -51,9 +51,9 @@ def everything_stored() -> str:
 
 def test_agent_run_snapshots_runs_the_playbook_and_records_the_outcome(agent: str) -> None:
     with session_scope() as session:
-        create_directive(session, configuration_id=agent, text="old directive")
+        create_directive(session, agent, "old directive")
         directive = create_directive(
-            session, configuration_id=agent, text="watch orders above 100", name="v2"
+            session, agent, "watch orders above 100", name="v2"
         )
         directive_id = directive.id
     order = {"id": 42, "total": 250}

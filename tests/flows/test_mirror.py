@@ -31,8 +31,8 @@ from hopflow.flows.mirror import (
     sync_run_logs,
 )
 from hopflow.flows.mission import mission_flow, run_mission
+from hopflow.models.access.directives import create_directive
 from hopflow.models.access.identity import ensure_user
-from hopflow.models.access.runs import create_directive
 from hopflow.models.db import session_scope
 from hopflow.models.enums import RunArtifactKind, RunStatus, ToolExecutionStatus, TriggerType
 from hopflow.models.orm import AgentConfiguration, AgentRunLog, Event, Mission, RunArtifact, ToolStep

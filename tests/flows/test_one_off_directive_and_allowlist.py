@@ -16,7 +16,7 @@ from hopflow.deployments import signatures
 from hopflow.deployments.cli import app
 from hopflow.deployments.webhooks import DIRECTIVE_FIELD, create_webhook_app
 from hopflow.flows.agent_run import agent_run_flow
-from hopflow.models.access.agents import create_directive, read_current_directive
+from hopflow.models.access.directives import create_directive, read_current_directive
 from hopflow.models.db import session_scope
 from hopflow.models.enums import LastRunStatus, ToolExecutionStatus
 from hopflow.models.orm import AgentRunLog, Fault, ToolStep
@@ -37,7 +37,7 @@ def agent(hopflow_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     register_blueprints([write_yaml(tmp_path / "agent.yaml", blueprint())])
     configuration_id = configure_agent("agent_900", "shop-a", values=VALUES).id
     with session_scope() as session:
-        create_directive(session, configuration_id=configuration_id, text="the stored directive", name="v1")
+        create_directive(session, configuration_id, "the stored directive", name="v1")
     return configuration_id
 
 

@@ -9,11 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from hopflow.models.access.directives import create_directive, read_current_directive
 from hopflow.models.access.runs import (
     RunLogUpdate,
-    create_directive,
     last_successful_run,
-    read_current_directive,
     read_watermark,
     since_last_successful_run,
     upsert_run_log,
