@@ -4,7 +4,6 @@ them with no transaction open."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -13,12 +12,13 @@ from typing import Any
 import sqlalchemy as sa
 from hopflow.models.access.containers import read_allowlist
 from hopflow.models.access.leases import require_lease
+from hopflow.models.access.llm_calls import add_llm_calls
 from hopflow.models.access.status import advance_to, compare_and_set, record_event
 from hopflow.models.db import session_scope
 from hopflow.models.enums import AssetStatus, FaultSeverity, ToolExecutionStatus
-from hopflow.models.orm import AgentConfiguration, Asset, Fault, Hop, LLMCall, Mission, ToolStep, utcnow
+from hopflow.models.orm import AgentConfiguration, Asset, Fault, Hop, Mission, ToolStep, utcnow
 from hopflow.models.secrets import resolve_env_refs, scrub, secret_values
-from hopflow.models.settings import PromptStorage, Settings, get_settings
+from hopflow.models.settings import Settings, get_settings
 from hopflow.tasks import step_logs
 from hopflow.tasks.artifacts import asset_artifact, mission_label, publisher
 from hopflow.tasks.assets import is_ready, load_value, store_value
@@ -326,40 +326,20 @@ def record_llm_calls(
     agent_configuration_id: str | None = None,
 ) -> tuple[int, int]:
     """One llm_calls row per call; texts kept only as HOPFLOW_PROMPT_STORAGE allows."""
-    prompt_total = completion_total = 0
-    mode = settings.prompt_storage
-    for call in calls:
-        row = LLMCall(
-            flow_run_id=flow_run_id,
-            mission_id=mission_id,
-            tool_step_id=tool_step_id,
-            agent_configuration_id=agent_configuration_id,
-            provider=call.provider,
-            model=call.model,
-            prompt_slug=call.prompt_slug,
-            purpose=call.purpose,
-            used_by=call.used_by,
-            prompt_tokens=call.prompt_tokens,
-            completion_tokens=call.completion_tokens,
-            duration_ms=call.duration_ms,
-            storage_mode=mode.value,
-        )
-        if mode in (PromptStorage.REDACTED, PromptStorage.FULL):
-            row.prompt_chars = len(call.prompt_text or "")
-            row.output_chars = len(call.output_text or "")
-            row.prompt_sha256 = hashlib.sha256((call.prompt_text or "").encode()).hexdigest()
-            row.output_sha256 = hashlib.sha256((call.output_text or "").encode()).hexdigest()
-        if mode == PromptStorage.FULL:
-            row.prompt_text = call.prompt_text
-            row.output_text = call.output_text
-        if settings.debug_redacted_mode:
+    if settings.debug_redacted_mode:
+        for call in calls:
             logger.info(
                 "llm call %s/%s prompt %s", call.provider, call.model, redact_prompt(call.prompt_text or "")
             )
-        session.add(row)
-        prompt_total += call.prompt_tokens
-        completion_total += call.completion_tokens
-    return prompt_total, completion_total
+    return add_llm_calls(
+        session,
+        calls,
+        settings.prompt_storage,
+        flow_run_id=flow_run_id,
+        mission_id=mission_id,
+        tool_step_id=tool_step_id,
+        agent_configuration_id=agent_configuration_id,
+    )
 
 
 def _step_run_name(parameters: dict[str, Any]) -> str:

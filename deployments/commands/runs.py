@@ -11,7 +11,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 import typer
 from hopflow.deployments.commands.common import (
     cell,
@@ -24,7 +23,7 @@ from hopflow.deployments.commands.common import (
 )
 from hopflow.models.db import session_scope
 from hopflow.models.enums import RunStatus
-from hopflow.models.orm import AgentConfiguration, Directive, Mission
+from hopflow.models.orm import AgentConfiguration
 from rich.table import Table
 from rich.text import Text
 
@@ -139,19 +138,14 @@ def list_runs(
     ] = False,
 ) -> None:
     """The newest runs in the run log, filtered. Scheduled runs that have not started are not listed."""
-    from hopflow.models.access.runs import list_run_logs, shortest_unique_prefixes
+    from hopflow.models.access.runs import list_run_logs, read_mission_names, shortest_unique_prefixes
 
     settings()
     wanted_status, start = _status(status), _since(since)
     with clear_errors(), session_scope() as session:
         rows = list_run_logs(session, agent=agent, status=wanted_status, since=start, limit=limit)
         mission_ids = sorted({row.mission_id for row, _ in rows if row.mission_id})
-        missions = {
-            mission_id: mission_name
-            for mission_id, mission_name in session.execute(
-                sa.select(Mission.id, Mission.name).where(Mission.id.in_(mission_ids))
-            )
-        }
+        missions = read_mission_names(session, mission_ids)
         prefixes = shortest_unique_prefixes(session, [row.run_id for row, _ in rows])
         items: list[dict[str, Any]] = [
             {
@@ -393,11 +387,9 @@ def report_runs(
 
 # --- directives ----------------------------------------------------------------------------------------
 def _configuration(session: Any, name_or_id: str) -> AgentConfiguration:
-    config = session.scalars(
-        sa.select(AgentConfiguration).where(
-            sa.or_(AgentConfiguration.name == name_or_id, AgentConfiguration.id == name_or_id)
-        )
-    ).first()
+    from hopflow.models.access.agents import read_configuration
+
+    config = read_configuration(session, name_or_id)
     if config is None:
         raise LookupError(f"no agent configuration named {name_or_id!r} (see `hopflow agents list`)")
     return config
@@ -433,13 +425,12 @@ def show_directive(
     all_versions: Annotated[bool, typer.Option("--all", help="list every version")] = False,
 ) -> None:
     """The configuration's current directive (or a given version, or all of them)."""
+    from hopflow.models.access.directives import list_directives
+
     settings()
     with clear_errors(), session_scope() as session:
         config = _configuration(session, configuration)
-        stmt = sa.select(Directive).where(Directive.agent_configuration_id == config.id)
-        if version is not None:
-            stmt = stmt.where(Directive.version == version)
-        directives = list(session.scalars(stmt.order_by(Directive.version.desc())))
+        directives = list_directives(session, config.id, version)
         if not directives:
             which = f"version {version}" if version is not None else "no directive yet"
             raise fail(f"{config.name}: {which} (set one with `hopflow directives set`)")

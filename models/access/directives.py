@@ -52,3 +52,13 @@ def read_current_directive(session: Session, agent_configuration_id: str) -> Dir
 def directive_snapshot(directive: Directive) -> dict[str, Any]:
     """What a run stores of the stored directive it used (AgentRunLog.directive_snapshot)."""
     return {"version": directive.version, "text": directive.text, "name": directive.name}
+
+
+def list_directives(
+    session: Session, agent_configuration_id: str, version: int | None = None
+) -> list[Directive]:
+    """The configuration's directive versions, newest first (only `version` when given)."""
+    stmt = sa.select(Directive).where(Directive.agent_configuration_id == agent_configuration_id)
+    if version is not None:
+        stmt = stmt.where(Directive.version == version)
+    return list(session.scalars(stmt.order_by(Directive.version.desc())))

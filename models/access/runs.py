@@ -567,3 +567,12 @@ def read_known_refs(
         for config_id, name in rows:
             configurations |= {config_id, name}
     return runs, missions, configurations
+
+
+def read_mission_names(session: Session, mission_ids: Sequence[str]) -> dict[str, str]:
+    """The names of these missions, by id (for run listings)."""
+    if not mission_ids:
+        return {}
+    return dict(
+        session.execute(sa.select(Mission.id, Mission.name).where(Mission.id.in_(list(mission_ids)))).tuples()
+    )
