@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,12 @@ from hopflow.models.enums import (
 from hopflow.models.orm import Asset, Hop, Mission, ToolStep, utcnow
 from hopflow.models.orm.base import new_id
 from hopflow.models.schemas.specs import AssetRef, HopSpec, InputAssetSpec, MissionSpec
-from hopflow.models.secrets import escape_env_refs
 from hopflow.models.settings import Settings, get_settings
 from hopflow.tasks.assets import asset_table_rows, store_value
 from hopflow.tasks.knowledge.thoughts import record_planner_thought
-from hopflow.tasks.llm import LLMCallRecord
-from hopflow.tasks.specs import AssetCatalog, SpecError, SpecIssue, check_hop, check_mission_spec
-from hopflow.tasks.tools import ToolContext, get_tool
+from hopflow.tasks.planning import check_planned_hop, plan_request, run_planner
+from hopflow.tasks.specs import SpecError, check_mission_spec
+from hopflow.tasks.tools import get_tool
 from hopflow.tasks.tools.registry import asset_type_of
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -355,12 +353,6 @@ def hold_lease(session: Session, mission_id: str, owner: str | None) -> None:
         require_lease(session, mission_id, owner, seconds=get_settings().mission_lease_seconds, now=utcnow())
 
 
-class _PlanRequest(BaseModel):
-    tool_id: str
-    params: dict[str, Any]
-    hop_count: int
-
-
 def prepare_next_hop(
     mission_id: str, flow_run_id: str | None = None, owner: str | None = None
 ) -> NextHop | None:
@@ -379,10 +371,10 @@ def prepare_next_hop(
         hop = next((h for h in hops if h.status != HopStatus.COMPLETED), None)
         request = None
         if hop is None and not any(h.is_final for h in hops):
-            request = _plan_request(session, mission, hops)
+            request = plan_request(session, mission, hops)
         if request is None:
             return _ready_hop(session, mission, hop)
-    output, calls, reason = _run_planner(request, mission_id, flow_run_id)
+    output, calls, reason = run_planner(request, mission_id, flow_run_id)
     with session_scope() as session:
         hold_lease(session, mission_id, owner)
         mission = _mission(session, mission_id)
@@ -438,70 +430,10 @@ def _resolve_hop(session: Session, hop: Hop) -> None:
             advance_to(session, step, ToolExecutionStatus.READY_TO_CONFIGURE)
 
 
-def _plan_request(session: Session, mission: Mission, hops: list[Hop]) -> _PlanRequest | None:
-    planner = (mission.mission_metadata or {}).get("planner")
-    if not planner:
-        return None
-    if len(hops) >= int(planner.get("max_hops", 10)):
-        raise RuntimeError(
-            f"mission {mission.name!r}: planner {planner['tool']!r} reached "
-            f"max_hops={planner.get('max_hops')} "
-            "without proposing a final hop"
-        )
-    state = mission_state_for_planner(session, mission, hops)
-    params = {k: v["literal"] for k, v in planner.get("parameter_mapping", {}).items()}
-    return _PlanRequest(tool_id=planner["tool"], params={**params, "state": state}, hop_count=len(hops))
-
-
-def _run_planner(
-    request: _PlanRequest, mission_id: str, flow_run_id: str | None
-) -> tuple[dict[str, Any] | None, list[LLMCallRecord], str]:
-    """Call the planner with no transaction open, with its retries: (proposed hop, LLM calls, reason).
-
-    The LLM calls of a planner that fails for good are saved before its error is raised.
-    """
-    tool = get_tool(request.tool_id)
-    ctx = ToolContext.from_settings(mission_id=mission_id, flow_run_id=flow_run_id)
-    for attempt in range(1, tool.retries + 2):
-        ctx.idempotency_key = f"planner:{mission_id}:{request.hop_count + 1}:{attempt}"
-        try:
-            output = tool.run(request.params, ctx)
-        except Exception as exc:
-            if attempt > tool.retries:
-                from hopflow.tasks.steps import record_llm_calls
-
-                with session_scope() as session:
-                    record_llm_calls(
-                        session,
-                        ctx.llm_calls,
-                        get_settings(),
-                        flow_run_id=flow_run_id,
-                        mission_id=mission_id,
-                        tool_step_id=None,
-                    )
-                raise
-            logger.warning("planner %s attempt %s failed (%s); retrying", tool.id, attempt, exc)
-            time.sleep(tool.retry_delay_seconds)
-            continue
-        reason = str(getattr(output, "reason", "") or "")
-        # A planner's hop is tool output: its `${env.X}` text stays text (escaped), never resolved.
-        return escape_env_refs(output.hop), ctx.llm_calls, reason  # type: ignore[attr-defined]
-    raise AssertionError("unreachable")
-
-
 def _add_planned_hop(
     session: Session, mission: Mission, hops: list[Hop], tool_id: str, proposed: dict[str, Any]
 ) -> Hop:
-    try:
-        hop_spec = HopSpec.model_validate(proposed)
-    except Exception as exc:
-        raise SpecError(
-            [SpecIssue(("planner", "hop"), f"planner {tool_id!r} proposed an invalid hop: {exc}")]
-        ) from exc
-    catalog = AssetCatalog(mission={a.name: a.type for a in read_mission_state(session, mission.id).values()})
-    issues = check_hop(hop_spec, ("planner", "hop"), catalog)
-    if issues:
-        raise SpecError(issues, f"planner {tool_id!r}")
+    hop_spec = check_planned_hop(session, mission, tool_id, proposed)
     order = (hops[-1].sequence_order if hops else 0) + 1
     hop = add_hop(session, mission, hop_spec, order, is_final=hop_spec.is_final)
     record_event(
@@ -514,28 +446,6 @@ def _add_planned_hop(
     session.flush()
     session.refresh(hop)
     return hop
-
-
-def mission_state_for_planner(session: Session, mission: Mission, hops: list[Hop]) -> dict[str, Any]:
-    """What a planner sees: goal, assets by name (type, status, summary), hops so far."""
-    return {
-        "mission": {
-            "id": mission.id,
-            "name": mission.name,
-            "goal": mission.goal,
-            "success_criteria": mission.success_criteria or [],
-        },
-        "assets": {
-            a.name: {
-                "type": a.type,
-                "role": a.role.value,
-                "status": a.status.value,
-                "summary": a.content_summary,
-            }
-            for a in read_mission_state(session, mission.id).values()
-        },
-        "hops": [{"name": h.name, "status": h.status.value, "is_final": h.is_final} for h in hops],
-    }
 
 
 def complete_mission(mission_id: str, owner: str | None = None) -> MissionResult:
