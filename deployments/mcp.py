@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import anyio
+from hopflow.deployments import mcp_knowledge
 from hopflow.deployments import mcp_tools as t
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -27,15 +28,16 @@ PROGRESS_EVERY_SECONDS = 0.5
 R = TypeVar("R")
 
 INSTRUCTIONS = """hopflow runs AI-agent missions as Prefect flows and keeps every step, asset and run in a
-database. Start a mission from a spec (YAML or JSON text) with start_mission, follow it with mission_status,
-read its outputs with get_asset; agents (configured blueprints) run with trigger_agent; the run log is in
-list_runs and run_detail."""
+database. Start a mission from a spec (YAML or JSON text) or a deployed template (with its inputs) with
+start_mission, follow it with mission_status, read its outputs with get_asset; agents (configured blueprints)
+run with trigger_agent; the run log is in list_runs and run_detail. Knowledge: remember and search_memories,
+create_plan and add_plan_task, list_faults."""
 
 
 def _message(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg'].removeprefix('Value error, ')}"
+        return "; ".join(  # a model's own rule has no field: its message alone
+            ": ".join(filter(None, (".".join(map(str, e["loc"])), e["msg"].removeprefix("Value error, "))))
             for e in exc.errors()
         )
     if isinstance(exc, KeyError) and exc.args:
@@ -72,8 +74,9 @@ def build_server() -> MCPServer:
         wait: Annotated[bool, Field(description="return when the mission ends, reporting progress")] = False,
         timeout_seconds: Annotated[float, Field(gt=0, le=3600, description="how long to wait")] = 600,
     ) -> dict[str, Any]:
-        """Store a mission and start it (a Prefect flow run in the server's process). With `wait`, return
-        when it ends, with its status and output summaries; else at once, with its id."""
+        """Store a mission, from `spec` or from a deployed template (`inputs` checked against its declared
+        inputs), and start it (a Prefect flow run in the server's process). With `wait`, return when it
+        ends, with its status and output summaries; else at once, with its id."""
         created = await _call(t.create_mission, spec, template, inputs)
         mission_id = created["mission_id"]
         thread = t.run_mission_in_background(mission_id)
@@ -180,6 +183,7 @@ def build_server() -> MCPServer:
         """A configured agent."""
         return json.dumps(await _call(t.read_agent, name), indent=2)
 
+    mcp_knowledge.register(server, _call)
     return server
 
 

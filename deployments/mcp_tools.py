@@ -20,7 +20,7 @@ from hopflow.models.schemas.specs import MissionSpec
 from sqlalchemy.orm import Session
 
 MAX_SPEC_BYTES = 256 * 1024
-MAX_SPEC_DEPTH = 32
+MAX_SPEC_DEPTH = 32  # also a plan task's steps (mcp_knowledge)
 MAX_CONTENT_BYTES = 256 * 1024
 DEFAULT_CONTENT_BYTES = 64 * 1024
 MAX_LIST = 200
@@ -71,43 +71,44 @@ def parse_spec_text(text: str) -> MissionSpec:
     return spec
 
 
-def load_template(name: str) -> MissionSpec:
-    """The spec of a deployed mission template. Templates (`hopflow missions deploy`) are not on this
-    branch: the integrator wires this to their store."""
-    raise ToolInputError(f"template: no template named {name!r}")
+def _spec_error(exc: Any) -> ToolInputError:
+    """A SpecError as one line per problem, each naming where (`inputs.count: ...`)."""
+    from hopflow.tasks.specs import render_path
 
-
-def _with_inputs(spec: MissionSpec, inputs: dict[str, Any] | None) -> MissionSpec:
-    if not inputs:
-        return spec
-    known = {item.name for item in spec.inputs}
-    if unknown := sorted(set(inputs) - known):
-        raise ToolInputError(
-            f"inputs: {', '.join(unknown)} not among the mission's inputs "
-            f"({', '.join(sorted(known)) or 'none'})"
-        )
-    items = [
-        item.model_copy(update={"content": inputs[item.name]}) if item.name in inputs else item
-        for item in spec.inputs
-    ]
-    return spec.model_copy(update={"inputs": items})
+    return ToolInputError("; ".join(f"{render_path(i.path)}: {i.message}" for i in exc.issues))
 
 
 def create_mission(
     spec_text: str | None, template: str | None, inputs: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """Store the mission (nothing is written when the spec has problems); returns its id and name."""
+    """Store the mission (nothing is written when the spec or the inputs have problems); returns its id
+    and name. Inputs are checked as a template deployment's run inputs are: declared names, their types,
+    bounded, no ${env.X}."""
     from hopflow.models.access.identity import ensure_user
+    from hopflow.models.access.templates import MissionTemplateNotFound
     from hopflow.tasks.missions import create_mission_from_spec
+    from hopflow.tasks.specs import SpecError
+    from hopflow.tasks.templates import check_template_inputs, create_template_mission, spec_with_inputs
 
     if (spec_text is None) == (template is None):
         raise ToolInputError("give either `spec` (YAML or JSON text) or `template` (a template's name)")
-    spec = parse_spec_text(spec_text) if spec_text is not None else load_template(template or "")
-    spec = _with_inputs(spec, inputs)  # the database is migrated when the server starts
-    source = "mcp:spec" if spec_text is not None else f"mcp:template:{template}"
+    if template is not None:  # the database is migrated when the server starts
+        try:
+            mission_id = create_template_mission(template, inputs, None, metadata={"via": "mcp"})
+        except MissionTemplateNotFound as exc:
+            raise ToolInputError(f"template: {exc}") from None
+        except SpecError as exc:
+            raise _spec_error(exc) from None
+        with session_scope() as session:
+            mission = find_mission(session, mission_id)
+            return {"mission_id": mission.id, "name": mission.name, "template": template}
+    spec = parse_spec_text(spec_text or "")
+    if issues := check_template_inputs(spec, inputs):
+        raise _spec_error(SpecError(issues))
+    spec = spec_with_inputs(spec, inputs or {})
     with session_scope() as session:
         user = ensure_user(session)
-        mission = create_mission_from_spec(session, spec, user_id=user.id, metadata={"source": source})
+        mission = create_mission_from_spec(session, spec, user_id=user.id, metadata={"source": "mcp:spec"})
         return {"mission_id": mission.id, "name": mission.name}
 
 

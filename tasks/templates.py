@@ -260,8 +260,11 @@ def spec_with_inputs(spec: MissionSpec, values: dict[str, Any]) -> MissionSpec:
     return spec.model_copy(update={"inputs": inputs})
 
 
-def create_template_mission(ref: str, values: Any, flow_run_id: str | None) -> str:
-    """Check the run's inputs, then store a fresh mission from the template; returns its id."""
+def create_template_mission(
+    ref: str, values: Any, flow_run_id: str | None, *, metadata: dict[str, Any] | None = None
+) -> str:
+    """Check the run's inputs, then store a fresh mission from the template (with `metadata` added to
+    the mission's); returns its id."""
     with session_scope() as session:
         template = read_mission_template(session, ref)
         spec = MissionSpec.model_validate(template.spec)
@@ -282,6 +285,7 @@ def create_template_mission(ref: str, values: Any, flow_run_id: str | None) -> s
                 "template_version": template.version,
                 "template_run_id": flow_run_id,
                 "source": template.source,
+                **(metadata or {}),
             },
         )
         return mission.id

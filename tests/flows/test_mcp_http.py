@@ -1,6 +1,7 @@
 """`hopflow mcp` over streamable HTTP, driven by the official SDK's own client on a real uvicorn (loopback,
 free port) and a real Prefect API, on SQLite and PostgreSQL: start a mission and wait for it with progress,
-read an asset and a run detail, resources, tool errors that say what is wrong, and the bearer token."""
+read an asset and a run detail, start a mission from a deployed template with inputs, resources, tool errors
+that say what is wrong, and the bearer token."""
 
 from __future__ import annotations
 
@@ -209,11 +210,11 @@ def test_bad_arguments_give_tool_errors_that_say_what_is_wrong_and_write_nothing
     expected = [
         "give either `spec`",
         "give either `spec`",
-        "no template named 'weekly'",
+        "template: no mission template named 'weekly'; none is deployed",
         "text.cout",
         "YAML aliases",
         "input files are not accepted over MCP",
-        "inputs: nope not among the mission's inputs",
+        "inputs.nope: unknown input 'nope'; the mission's inputs: article",
         "no mission with id or name 'no-such-mission'",
         "no mission with id or name",
         "max_bytes",
@@ -270,3 +271,59 @@ def test_trigger_agent_runs_with_a_one_off_directive_and_agents_are_listed(
     assert row.status.value == "success" and row.trigger_type.value == "api"
     assert row.directive_snapshot == {"version": None, "name": None, "text": "mcp one-off", "one_off": True}
     assert "directive: mcp one-off" in (row.output_preview or "")
+
+
+TEMPLATE_SPEC = """
+name: split words
+inputs:
+  - {name: article, type: text, content: "the template's own text"}
+  - {name: separator, type: text, content: " "}
+hops:
+  - name: split
+    steps:
+      - tool: text.split
+        parameter_mapping: {text: {asset: article}, separator: {asset: separator}}
+        result_mapping: {parts: {asset: parts, role: output}}
+"""
+
+
+def test_start_mission_from_a_deployed_template_with_inputs_and_refuses_bad_inputs(
+    mcp_url: str, tmp_path: Path
+) -> None:
+    from hopflow.tasks.templates import store_template
+
+    path = tmp_path / "split.yaml"
+    path.write_text(TEMPLATE_SPEC)
+    store_template(path, name="splitter")
+
+    async def steps(c: Any) -> dict[str, Any]:
+        start = "start_mission"
+        refused = [
+            error(await c.call_tool(start, {"template": "nope", "inputs": {}})),
+            error(await c.call_tool(start, {"template": "splitter", "inputs": {"colour": "red"}})),
+            error(await c.call_tool(start, {"template": "splitter", "inputs": {"article": 5}})),
+            error(await c.call_tool(start, {"template": "splitter", "inputs": {"separator": "${env.HOME}"}})),
+        ]
+        with session_scope() as session:  # nothing written by a refused start
+            assert session.scalar(sa.select(sa.func.count()).select_from(Mission)) == 0
+        inputs = {"article": "a;b;c", "separator": ";"}
+        done = data(await c.call_tool(start, {"template": "splitter", "inputs": inputs, "wait": True}))
+        own = data(await c.call_tool(start, {"template": "splitter", "wait": True}))
+        return {"refused": refused, "done": done, "own": own}
+
+    out = call(mcp_url, steps)
+    unknown, extra, typed, env = out["refused"]
+    assert "template: no mission template named 'nope'; known: splitter" in unknown
+    assert "inputs.colour: unknown input 'colour'; the mission's inputs: article, separator" in extra
+    assert "inputs.article: input 'article' (text): expected string, got int" in typed
+    assert "inputs.separator: ${env.X} references are not accepted" in env
+    done = out["done"]
+    assert done["status"] == "completed" and done["name"] == "splitter"  # --name renames it
+    assert done["outputs"] == {"parts": '["a","b","c"]'}
+    assert out["own"]["status"] == "completed"  # no inputs: the template's own values
+    assert out["own"]["outputs"] == {"parts": '["the","template\'s","own","text"]'}
+    with session_scope() as session:
+        mission = session.get(Mission, done["mission_id"])
+        assert mission is not None
+        meta = mission.mission_metadata
+        assert meta["template"] == "splitter" and meta["template_version"] == 1 and meta["via"] == "mcp"
