@@ -17,6 +17,7 @@ from hopflow.models.db import session_scope
 from hopflow.models.enums import AssetScopeType, AssetStatus, ToolExecutionStatus
 from hopflow.models.orm import Asset, Hop, Mission, ToolStep
 from hopflow.models.schemas.specs import MissionSpec
+from hopflow.models.secrets import has_env_refs
 from sqlalchemy.orm import Session
 
 MAX_SPEC_BYTES = 256 * 1024
@@ -42,6 +43,24 @@ def _depth(value: Any, limit: int, level: int = 0) -> None:
             _depth(v, limit, level + 1)
 
 
+def _env_ref_path(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first `${env.X}` reference in the value (keys included), or None."""
+    if isinstance(value, str):
+        return (path or "(root)") if has_env_refs(value) else None
+    items: list[tuple[Any, Any]] = (
+        list(value.items())
+        if isinstance(value, dict)
+        else list(enumerate(value))
+        if isinstance(value, list)
+        else []
+    )
+    for key, item in items:
+        here = f"{path}.{key}" if path else str(key)
+        if has_env_refs(key) or (found := _env_ref_path(item, here)) is not None:
+            return here if has_env_refs(key) else found
+    return None
+
+
 def parse_spec_text(text: str) -> MissionSpec:
     """A spec given as YAML or JSON text: bounded in size and depth, no YAML aliases, no input files
     (a client must not make the server read its own files)."""
@@ -60,6 +79,14 @@ def parse_spec_text(text: str) -> MissionSpec:
             f"spec: not valid YAML/JSON{where}: {getattr(exc, 'problem', None) or exc}"
         ) from None
     _depth(data, MAX_SPEC_DEPTH)
+    env_ref = _env_ref_path(data)
+    if env_ref is not None:
+        # A client's spec is outside input: resolving its references would hand the server's
+        # environment to whoever holds the token. Secrets belong in specs an operator deploys.
+        raise ToolInputError(
+            f"spec.{env_ref}: ${{env.X}} references are not accepted over MCP; deploy the spec as a "
+            "template (`hopflow missions deploy`) and start it by name"
+        )
     spec = parse_mission_spec(data)
     issues = [
         SpecIssue(("inputs", i, "file"), "input files are not accepted over MCP; give `content`")
