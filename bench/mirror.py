@@ -5,7 +5,7 @@ bare Prefect paging through the same runs.
     python bench/mirror.py [--runs 10000] [--lag-runs 20] [--concurrency 32]
 
 Starts a `prefect server start` on a fresh PostgreSQL database (as production runs Prefect; its
-SQLite server stalls under load, PREFECT_NOTES trap 2) unless PREFECT_API_URL is set, and writes
+SQLite server stalls under load: database locked, 503s, back-offs) unless PREFECT_API_URL is set, and writes
 hopflow's rows into a fresh PostgreSQL schema. Prints two tables.
 """
 

@@ -185,7 +185,7 @@ def main() -> None:
         choices=["postgres", "ephemeral"],
         default="postgres",
         help="Prefect's own server: a `prefect server start` on PostgreSQL (default, as in production) or "
-        "the ephemeral SQLite one (stalls under load: PREFECT_NOTES trap 2)",
+        "the ephemeral SQLite one (it stalls under load: database is locked, 503, back-off)",
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]

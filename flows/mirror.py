@@ -63,7 +63,7 @@ def _mirror(flow_obj: Any, flow_run: Any, state: Any, *, state_type: str | None 
     if not snap.is_final:
         return
     try:
-        # Only what the API already has: the flow does not wait for its last lines (trap 9);
+        # Only what the API already has: its last lines arrive ~1 s after the run and the flow does not wait;
         # an export made now is redone by the reconciler once the logs have settled.
         plan = mirror.plan_log_exports([snap])
         with get_client(sync_client=True) as client:
@@ -85,7 +85,7 @@ def mirror_on_final(flow_obj: Any, flow_run: Any, state: Any) -> None:
 
 def mirror_on_cancellation(flow_obj: Any, flow_run: Any, state: Any) -> None:
     # Prefect calls this hook with CANCELLING and does not call one for the CANCELLED that follows
-    # (trap 5): record the cancellation now; the reconciler later writes Prefect's exact end time.
+    # (Prefect 3.x): record the cancellation now; the reconciler later writes Prefect's exact end time.
     _mirror(flow_obj, flow_run, state, state_type="CANCELLED")
 
 
@@ -253,7 +253,7 @@ def reconciler_deployment(interval_seconds: int = 60) -> RunnerDeployment:
 
 # --- crashes nobody reports ---------------------------------------------------------------------------
 def crash_automation_within() -> timedelta:
-    """Three missed heartbeats, at least 90 s (trap 3 measured 30 s beats and 90 s).
+    """Three missed heartbeats, at least 90 s (with 30 s beats a SIGKILLed run became CRASHED ~95 s later).
 
     Derived from this process's PREFECT_FLOWS_HEARTBEAT_FREQUENCY: the processes that run flows must
     use the same value, or healthy long runs that beat more slowly would be crashed.

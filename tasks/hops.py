@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 import sqlalchemy as sa
+from hopflow.models.access.rows import require
 from hopflow.models.access.status import advance_to
 from hopflow.models.db import session_scope
 from hopflow.models.enums import HopStatus, MissionStatus
@@ -40,8 +41,7 @@ def begin_hop(hop_id: str, task_run_id: str | None, owner: str | None = None) ->
         if hop is None:
             raise LookupError(f"no hop with id {hop_id!r}")
         hold_lease(session, hop.mission_id, owner)
-        mission = session.get(Mission, hop.mission_id)
-        assert mission is not None
+        mission = require(session, Mission, hop.mission_id)
         if hop.status == HopStatus.COMPLETED:
             return True, []
         if hop.status == HopStatus.EXECUTING:
@@ -72,11 +72,9 @@ def begin_hop(hop_id: str, task_run_id: str | None, owner: str | None = None) ->
 def finish_hop(hop_id: str, error: str | None, owner: str | None = None) -> bool:
     """completed (mission back to ready_for_next_hop unless final) or failed; returns is_final."""
     with session_scope() as session:
-        hop = session.get(Hop, hop_id)
-        assert hop is not None
+        hop = require(session, Hop, hop_id)
         hold_lease(session, hop.mission_id, owner)
-        mission = session.get(Mission, hop.mission_id)
-        assert mission is not None
+        mission = require(session, Mission, hop.mission_id)
         hop.completed_at = utcnow()
         if error is not None:
             hop.error_message = error
@@ -106,8 +104,7 @@ def run_hop(hop_id: str) -> HopOutcome:
     done, plans = begin_hop(hop_id, task_run_id, owner)
     if done:
         with session_scope() as session:
-            hop = session.get(Hop, hop_id)
-            assert hop is not None
+            hop = require(session, Hop, hop_id)
             return HopOutcome(hop_id=hop_id, status="skipped", is_final=hop.is_final)
     outcomes: list[StepOutcome] = []
     for plan in plans:

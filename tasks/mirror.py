@@ -42,10 +42,10 @@ WATERMARK_NAME = "prefect-flow-runs"
 # Re-read this much before the watermark: runs created while a sync was paging, and logs that
 # reached the API after the previous sync looked, are picked up by the next one.
 WATERMARK_OVERLAP = timedelta(seconds=60)
-# Logs reach the API about a second after the run ends (trap 9): an export written sooner than
+# Logs reach the API about a second after the run ends: an export written sooner than
 # this after the end is redone once by the reconciler.
 LOG_SETTLE = timedelta(seconds=5)
-PAGE_LIMIT = 200  # the Prefect API refuses more (trap 4)
+PAGE_LIMIT = 200  # Prefect's API refuses a flow-run read with a larger limit: page with offset
 PREVIEW_CHARS = 1000
 ERROR_CHARS = 4000
 TERMINAL_TYPES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from hopflow.models.access.containers import read_allowlist
 from hopflow.models.access.leases import require_lease
 from hopflow.models.access.llm_calls import add_llm_calls
+from hopflow.models.access.rows import require
 from hopflow.models.access.status import advance_to, compare_and_set, record_event
 from hopflow.models.db import session_scope
 from hopflow.models.enums import AssetStatus, FaultSeverity, ToolExecutionStatus
@@ -211,10 +212,8 @@ def complete_step(
     written: list[tuple[Asset, Any]] = []
     with session_scope() as session:
         if begun is None:  # callers from before claims: read what the claim would have returned
-            step = session.get(ToolStep, step_id)
-            assert step is not None
-            hop = session.get(Hop, step.hop_id)
-            assert hop is not None
+            step = require(session, ToolStep, step_id)
+            hop = require(session, Hop, step.hop_id)
             begun = _Begun(
                 skip=False,
                 tool_id=step.tool_id,
@@ -290,12 +289,10 @@ def requeue_step(step_id: str, attempt: int, error: str) -> None:
 
 def fail_step(step_id: str, error: str, attempt: int | None = None) -> None:
     with session_scope() as session:
-        step = session.get(ToolStep, step_id)
-        assert step is not None
+        step = require(session, ToolStep, step_id)
         if attempt is not None and (step.status != ToolExecutionStatus.EXECUTING or step.attempts != attempt):
             return  # another runner took the step over: its outcome is not this attempt's to write
-        hop = session.get(Hop, step.hop_id)
-        assert hop is not None
+        hop = require(session, Hop, step.hop_id)
         step.error_message = error
         step.completed_at = utcnow()
         advance_to(session, step, ToolExecutionStatus.FAILED, reason=error[:500])

@@ -356,8 +356,7 @@ def report_runs(
     try:
         if fmt == ReportFormat.TABLE:
             console.print(_report_table(report, by.value))
-        elif fmt == ReportFormat.PARQUET:
-            assert output is not None
+        elif fmt == ReportFormat.PARQUET and output is not None:  # checked above: parquet needs --output
             report.to_parquet(output, index=False)
         else:
             text = (

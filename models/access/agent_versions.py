@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from hopflow.models.access.rows import require
 from hopflow.models.access.status import record_event
 from hopflow.models.orm import AgentConfiguration, AgentConfigurationVersion
 from sqlalchemy.orm import Session
@@ -43,8 +44,7 @@ def update_configuration_values(
     """Store new values as the next version and make them current; the first reconfigure also keeps
     what `agents configure` stored, as version 1. The configuration row is locked meanwhile, so two
     writers cannot take the same version number."""
-    locked = session.get(AgentConfiguration, configuration.id, with_for_update=True)
-    assert locked is not None
+    locked = require(session, AgentConfiguration, configuration.id, lock=True)
     previous = current_version_number(session, locked.id)
     if not session.scalar(
         sa.select(sa.func.count()).where(AgentConfigurationVersion.agent_configuration_id == locked.id)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
+from hopflow.models.access.rows import require
 from hopflow.models.access.status import record_event, transition
 from hopflow.models.enums import CycleStatus, EntityStatus, EntityType
 from hopflow.models.orm import (
@@ -110,8 +111,7 @@ def read_config(session: Session, agent: LivingAgent, version: int | None = None
 def set_agent_status(
     session: Session, agent: LivingAgent, status: EntityStatus, reason: str | None = None
 ) -> None:
-    entity = session.get(Entity, agent.entity_id)
-    assert entity is not None
+    entity = require(session, Entity, agent.entity_id)
     transition(session, entity, status, reason=reason)
     session.flush()
 

@@ -93,7 +93,7 @@ def start(args: list[str], env: dict[str, str], log: Path, cwd: Path) -> subproc
 def prefect_server_on_postgres(admin_url: str, home: Path) -> Iterator[str]:
     """`prefect server start` (every service: triggers, actions, scheduler) on a new PostgreSQL database.
 
-    Prefect's own server on SQLite stalls under concurrent writes (PREFECT_NOTES.md trap 2), which
+    Prefect's own server on SQLite stalls under concurrent writes (database locked, 503, back-off), which
     can drop an event trigger's message; production runs it on PostgreSQL, and so does this test.
     """
     database = f"prefect_{uuid.uuid4().hex[:10]}"

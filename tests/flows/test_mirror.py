@@ -196,7 +196,7 @@ def test_cancellation_hook_records_the_cancellation_and_sync_takes_prefects_end(
         client.set_flow_run_state(flow_run.id, Cancelling(), force=True)
         flow_run = client.read_flow_run(flow_run.id)
     assert flow_run.state is not None and flow_run.state.is_cancelling()
-    # What Prefect calls in the serving process when a run is cancelled from the UI (trap 5).
+    # What Prefect calls in the serving process when a run is cancelled from the UI (with CANCELLING).
     mirror_on_cancellation(probe, flow_run, flow_run.state)
     row = row_of(str(flow_run.id))
     assert (row.status, row.prefect_state) == (RunStatus.CANCELLED, "CANCELLED")

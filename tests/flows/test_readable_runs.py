@@ -68,7 +68,7 @@ def logs_of(client: Any, flow_run_id: str) -> list[Any]:
 
 
 def wait_logs(client: Any, flow_run_id: str, needle: str) -> list[Any]:
-    """Log lines reach the API about a second after the run (PREFECT_NOTES trap 9)."""
+    """Log lines reach the API about a second after the run."""
     import time
 
     deadline = time.monotonic() + 60
