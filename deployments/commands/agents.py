@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from hopflow.deployments.commands.common import cell, clear_errors, console, fail, say, settings, warn
+from hopflow.deployments.commands.common import (
+    cell,
+    clear_errors,
+    console,
+    fail,
+    prefect_api_url,
+    say,
+    settings,
+    warn,
+)
 from hopflow.models.enums import AgentConfigurationStatus, TriggerType
 from rich.table import Table
 from rich.text import Text
@@ -27,7 +36,6 @@ STATUS_STYLE = {
     "cancelled": "magenta",
     "error": "red",
 }
-FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
 def _styled(status: str | None) -> Text:
@@ -74,12 +82,6 @@ def _migrated() -> None:
 
     with clear_errors():
         migrations.upgrade(None)
-
-
-def _prefect_api() -> str | None:
-    from prefect.settings import PREFECT_API_URL
-
-    return PREFECT_API_URL.value()
 
 
 def _summary(stored: dict[str, Any]) -> str:
@@ -350,7 +352,7 @@ def serve(
 
     settings()
     _migrated()
-    api = _prefect_api()
+    api = prefect_api_url()
     with clear_errors():
         views = active_agents()
     if not api:
@@ -393,7 +395,7 @@ def deploy(
 
     settings()
     _migrated()
-    if not _prefect_api():
+    if not prefect_api_url():
         raise fail("PREFECT_API_URL is not set: a work pool lives on a Prefect server (prefect server start)")
     with clear_errors():
         ids = deploy_agents(work_pool, prefect_yaml=prefect_yaml, reconcile_seconds=reconcile_seconds)
@@ -462,6 +464,7 @@ def trigger(
 
 
 def _trigger_deployment(name: str, parameters: dict[str, Any], wait: bool, timeout: float) -> None:
+    from hopflow.tasks.mirror import TERMINAL_TYPES
     from prefect import get_client
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
@@ -473,7 +476,8 @@ def _trigger_deployment(name: str, parameters: dict[str, Any], wait: bool, timeo
             deployment, parameters=parameters, timeout=0, as_subflow=False, tags=["hopflow", "api"]
         )
     except ObjectNotFound:
-        raise fail(f"deployment {deployment} is not registered on {_prefect_api() or 'the ephemeral API'}: "
+        api = prefect_api_url() or "the ephemeral API"
+        raise fail(f"deployment {deployment} is not registered on {api}: "
                    "start `hopflow serve` (or `hopflow deploy`) first") from None  # fmt: skip
     console.print(f"flow run [bold]{flow_run.id}[/] of {deployment} ({flow_run.name}) scheduled")
     if not wait:
@@ -483,13 +487,13 @@ def _trigger_deployment(name: str, parameters: dict[str, Any], wait: bool, timeo
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
             state = client.read_flow_run(flow_run.id).state
-            if state is not None and state.type.value in FINAL_STATES:
+            if state is not None and state.type.value in TERMINAL_TYPES:
                 break
             time.sleep(1)
     kind = state.type.value if state is not None else "UNKNOWN"
     console.print(f"flow run {flow_run.id}: {kind}", highlight=False)
     if kind != "COMPLETED":
-        raise fail(run_failure(str(flow_run.id), state, timeout if kind not in FINAL_STATES else None))
+        raise fail(run_failure(str(flow_run.id), state, timeout if kind not in TERMINAL_TYPES else None))
 
 
 def run_failure(run_id: str, state: Any, waited: float | None = None) -> str:
@@ -533,7 +537,7 @@ def webhooks(
         f"secrets whsec_<base64>); bodies up to {cfg.webhook_max_body_bytes} bytes",
         markup=False,
     )
-    if not _prefect_api():
+    if not prefect_api_url():
         console.print(
             "[yellow]PREFECT_API_URL is not set: runs would go to an ephemeral API nobody serves.[/]"
         )

@@ -143,3 +143,10 @@ def quiet_prefect_console(verbose: bool = False) -> Iterator[None]:
     finally:
         for handler, level in zip(handlers, levels, strict=True):
             handler.setLevel(level)
+
+
+def prefect_api_url() -> str | None:
+    """The Prefect API this process talks to (PREFECT_API_URL), or None for the ephemeral one."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()

@@ -20,6 +20,7 @@ from hopflow.deployments.commands.common import (
     err_console,
     fail,
     plural,
+    prefect_api_url,
     quiet_prefect_console,
     say,
     settings,
@@ -288,7 +289,7 @@ def demo(verbose: bool = VERBOSE) -> None:
     cfg = settings()
     say(cell(
         f"hopflow demo: database {cfg.database_url}, Prefect API "
-        f"{_prefect_api() or 'ephemeral (started in this process)'}"
+        f"{prefect_api_url() or 'ephemeral (started in this process)'}"
     ))  # fmt: skip
     mission_id = run_spec(DEMO_SPEC, verbose)
     with session_scope() as session:
@@ -299,12 +300,6 @@ def demo(verbose: bool = VERBOSE) -> None:
             console.print("\n[bold]report[/]\n")
             text = str(load_value(report))
             write_verbatim(text if text.endswith("\n") else text + "\n")
-
-
-def _prefect_api() -> str | None:
-    from prefect.settings import PREFECT_API_URL
-
-    return PREFECT_API_URL.value()
 
 
 def mission_status(value: str | None) -> MissionStatus | None:

@@ -6,14 +6,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from hopflow.deployments.commands.common import clear_errors, console, settings
+from hopflow.deployments.commands.common import clear_errors, console, prefect_api_url, settings
 from rich.markup import escape
-
-
-def _prefect_api() -> str | None:
-    from prefect.settings import PREFECT_API_URL
-
-    return PREFECT_API_URL.value()
 
 
 def deploy(
@@ -41,7 +35,7 @@ def deploy(
         f"(inputs: {escape(', '.join(view.inputs) or 'none')}); {escape(when)}",
         highlight=False,
     )
-    if not _prefect_api():
+    if not prefect_api_url():
         console.print(
             f"PREFECT_API_URL is not set: `hopflow serve` registers {view.deployment} when it starts",
             markup=False,
