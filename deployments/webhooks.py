@@ -1,6 +1,7 @@
 """The webhook receiver (`hopflow webhooks`): each webhook trigger's method and path, a Standard Webhooks
 signed JSON body checked against the agent's inputs, then one flow run of its deployment via Prefect
-per `webhook-id` (signatures.py verifies, deliveries.py deduplicates)."""
+per `webhook-id` (signatures.py verifies, deliveries.py deduplicates) — or, for a route with `inbox`, one
+event in that living agent's inbox per `webhook-id` (the inbox deduplicates)."""
 
 from __future__ import annotations
 
@@ -115,6 +116,26 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
+async def _push_to_inbox(route: WebhookRoute, webhook_id: str, payload: Any) -> JSONResponse:
+    """An inbox route: the body is the event's data, the webhook-id its id. The inbox is unique per (agent,
+    event id), so a redelivery is acknowledged (202, Hopflow-Replayed) and the agent thinks about it once."""
+    from hopflow.tasks.living.inbox import InboxAgentNotFound, InboxError, push_event
+
+    agent = route.inbox or ""
+    try:
+        pushed = await run_in_threadpool(push_event, agent, webhook_id, route.event_type, payload)
+    except InboxAgentNotFound:
+        logger.error("webhook %s %s: no living agent %r", route.method, route.path, agent)
+        return _error(503, f"living agent {agent} does not exist here (hopflow living create {agent} ...)")
+    except InboxError as exc:
+        return _error(422, str(exc))
+    return JSONResponse(
+        {"inbox": agent, "event_id": pushed.event_id, "new": pushed.new},
+        status_code=202,
+        headers=None if pushed.new else {REPLAYED_HEADER: "true"},
+    )
+
+
 def create_webhook_app(
     settings: Settings | None = None,
     *,
@@ -123,7 +144,8 @@ def create_webhook_app(
     environ: Mapping[str, str] = os.environ,
     deliveries: DeliveryBook | None = None,
 ) -> FastAPI:
-    """The receiver: POST (PUT, PATCH) {path} -> 202 {"flow_run_id"}; 401 missing, stale or bad Standard
+    """The receiver: POST (PUT, PATCH) {path} -> 202 {"flow_run_id"} (an inbox route: 202 {"inbox",
+    "event_id", "new"}, the body pushed as an inbox event); 401 missing, stale or bad Standard
     Webhooks signature, 404 unknown path, 405 wrong method, 409 a copy of this webhook-id is still being
     started, 413 body over HOPFLOW_WEBHOOK_MAX_BODY_BYTES, 422 body that is not a JSON object of the
     agent's inputs (or nested deeper than the limit), 408 body not received within
@@ -181,6 +203,8 @@ def create_webhook_app(
             payload = load_json(body, "body") if body.strip() else {}
         except DocumentError as exc:
             return _error(422, str(exc))
+        if route.inbox is not None:
+            return await _push_to_inbox(route, webhook_id, payload)
         directive_text = None
         if isinstance(payload, dict) and DIRECTIVE_FIELD in payload:
             # Signed like the rest of the body: a one-off directive for this run, not an input.

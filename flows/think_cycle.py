@@ -11,10 +11,12 @@ import json
 from typing import Any
 
 from hopflow.flows.mirror import mirror_hooks
+from hopflow.flows.mission import run_mission
 from hopflow.models.enums import CycleStopReason, TriggerType
 from hopflow.tasks.chat import ChatResult, ToolCall
 from hopflow.tasks.living import cycles
 from hopflow.tasks.living.cycles import CycleContext, CycleOutcome
+from hopflow.tasks.living.missions import MAX_MISSIONS_PER_CYCLE
 from hopflow.tasks.living.tools import CycleTool, run_tool_call, tool_catalog
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -45,9 +47,25 @@ def model_call(
     return cycles.model_call(ctx, cycle_messages, tools)
 
 
+# `start_mission` runs the mission as a subflow of its `tool:start_mission` task run, not as a new flow
+# run of a deployment: the model is owed the mission's id *and* status in this cycle, and a subflow gives
+# it that with Prefect's lineage (the mission's run nested under the tool call that asked for it) in any
+# process that runs cycles (`hopflow serve`, `hopflow living think`, `living drain`). A new flow run would
+# need a deployment per spec and a runner polling for it (2-8 s before it starts), and the model would
+# only hear "scheduled". A subflow costs ~1-2 s, little beside a mission; the cycle waits (waiting_tool),
+# and the agent's concurrency limit of 1 keeps its next cycle behind it. The mission is stored before it
+# runs, so a cycle killed mid-mission leaves one that `hopflow missions resume` finishes.
 @task(name="tool", cache_policy=NO_CACHE)
 def tool_call(ctx: CycleContext, call: ToolCall, catalog: dict[str, CycleTool]) -> dict[str, Any]:
-    return run_tool_call(call, catalog, ctx.config, agent=ctx.agent, cycle=ctx.cycle)
+    return run_tool_call(
+        call,
+        catalog,
+        ctx.config,
+        agent=ctx.agent,
+        cycle=ctx.cycle,
+        run_id=ctx.run_id,
+        mission_runner=run_mission,
+    )
 
 
 @task(name="list-tools", cache_policy=NO_CACHE)
@@ -58,16 +76,21 @@ def list_tools(ctx: CycleContext) -> dict[str, CycleTool]:
 
 @task(name="finish-cycle", cache_policy=NO_CACHE)
 def finish_cycle(
-    ctx: CycleContext, cycle_messages: list[dict[str, Any]], stop: CycleStopReason, usage: dict[str, int]
+    ctx: CycleContext,
+    cycle_messages: list[dict[str, Any]],
+    stop: CycleStopReason,
+    usage: dict[str, int],
+    tools_run: list[str] | None = None,
 ) -> CycleOutcome:
-    return cycles.finish_cycle(ctx, cycle_messages, stop, **usage)
+    return cycles.finish_cycle(ctx, cycle_messages, stop, tools_run=tools_run or [], **usage)
 
 
 @task(name="fail-cycle", cache_policy=NO_CACHE)
-def fail_cycle(ctx: CycleContext, error: str, usage: dict[str, int]) -> None:
+def fail_cycle(ctx: CycleContext, error: str, usage: dict[str, int], tools_run: list[str]) -> None:
     cycles.fail_cycle(
         ctx,
         error,
+        tools_run=tools_run,
         steps=usage["steps"],
         prompt_tokens=usage["prompt_tokens"],
         completion_tokens=usage["completion_tokens"],
@@ -103,6 +126,8 @@ def think_cycle_flow(
     offered = [t.offer() for t in catalog.values()]
     messages = cycles.new_messages(ctx)
     stop = CycleStopReason.MAX_STEPS
+    missions = 0
+    ran: list[str] = []  # names from the catalog only, for the cycle's thought
     try:
         for step in range(1, loop.max_steps + 1):
             if usage["prompt_tokens"] + usage["completion_tokens"] >= loop.max_tokens_per_cycle:
@@ -124,11 +149,18 @@ def think_cycle_flow(
                 break
             cycles.set_waiting_tool(ctx.run_id, True)
             for call in result.tool_calls:
-                answer = tool_call.with_options(task_run_name=f"tool:{call.name}")(ctx, call, catalog)
+                tool = catalog.get(call.name)
+                if tool is not None and tool.kind == "mission" and missions >= MAX_MISSIONS_PER_CYCLE:
+                    answer = {"error": f"not run: at most {MAX_MISSIONS_PER_CYCLE} missions per cycle"}
+                else:
+                    answer = tool_call.with_options(task_run_name=f"tool:{call.name}")(ctx, call, catalog)
+                    if tool is not None:
+                        ran.append(tool.name)
+                        missions += tool.kind == "mission" and "mission_id" in answer  # refusals are free
                 messages.append(_tool_message(ctx, call, answer))
                 usage["tool_calls"] += 1
             cycles.set_waiting_tool(ctx.run_id, False)
     except BaseException as exc:
-        fail_cycle(ctx, f"{type(exc).__name__}: {exc}", usage)
+        fail_cycle(ctx, f"{type(exc).__name__}: {exc}", usage, ran)
         raise
-    return finish_cycle(ctx, messages, stop, usage)
+    return finish_cycle(ctx, messages, stop, usage, ran)

@@ -227,6 +227,10 @@ def mirror_runs(
         facts = read_run_facts(session, [_ref(s) for s in snaps])
         rows = upsert_run_logs(session, [_update_for(s, facts, extra) for s in snaps])
         _record_exports(session, exported or {})
+        if any(row.cycle_status is not None for row in rows.values()):
+            from hopflow.tasks.living.cycles import close_dead_cycles  # living imports the mirror
+
+            close_dead_cycles(session, rows.values())
         # The configuration's last_run_* follow its newest run; one write per configuration. A subflow
         # (the mission an agent run starts) is part of its parent's run, not a run of its own.
         newest: dict[str, Any] = {}

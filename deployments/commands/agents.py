@@ -182,6 +182,8 @@ def show_agent(
             say(cell(f"memory namespace {c.external_memory_namespace or '-'}"))
             for route in webhook_routes_for(view):
                 line = f"webhook          {route.method} {route.path}  (secret: ${route.secret_env})"
+                if route.inbox:
+                    line += f" -> {route.target}"
                 say(cell(line))
             console.print(
                 cell("last run         ")
@@ -247,7 +249,8 @@ def configure(
         say(cell(f"memory namespace {created.external_memory_namespace}"))
     routes = webhook_routes_for(view)
     for route in routes:
-        say(cell(f"webhook {route.method} {route.path} (whsec_ secret from ${route.secret_env})"))
+        target = f" -> {route.target}" if route.inbox else ""
+        say(cell(f"webhook {route.method} {route.path}{target} (whsec_ secret from ${route.secret_env})"))
     warn_unset_secrets(created.name, created.effective_config_cache or {}, routes)
 
 
@@ -551,7 +554,7 @@ def announce_routes(app: Any, host: str, port: int) -> None:
     for method, path in sorted(routes):
         route = routes[(method, path)]
         console.print(
-            f"{method} http://{host}:{port}{path} -> {route.deployment_name} (secret ${route.secret_env})",
+            f"{method} http://{host}:{port}{path} -> {route.target} (secret ${route.secret_env})",
             markup=False,
         )
         if not os.environ.get(route.secret_env):

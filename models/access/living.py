@@ -276,8 +276,11 @@ def read_open_cycles(
     return list(session.scalars(stmt))
 
 
-def fail_open_cycle(session: Session, row: AgentRunLog, reason: str) -> None:
-    """A cycle whose process died: its status ends failed (the run log's own status follows Prefect)."""
+def fail_open_cycle(session: Session, row: AgentRunLog, reason: str) -> bool:
+    """A cycle whose process died: its status ends failed (the run log's own status follows Prefect).
+    True when this call closed it, False when it was not open."""
     if row.cycle_status in (CycleStatus.RUNNING, CycleStatus.WAITING_TOOL):
         transition(session, _CycleStatusView(row), CycleStatus.FAILED, reason=reason)
         session.flush()
+        return True
+    return False

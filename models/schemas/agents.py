@@ -14,6 +14,7 @@ from zoneinfo import available_timezones
 from hopflow.models.enums import (
     AgentConfigurationStatus,
     AgentDefinitionStatus,
+    InboxEventType,
     InputType,
     LastRunStatus,
     OutputType,
@@ -86,13 +87,27 @@ class EventTriggerSpec(TriggerSpec):
 
 
 class WebhookTriggerSpec(TriggerSpec):
-    """A route of `hopflow webhooks`. `path` may hold {{configuration}}, {{instance_id}}, {{workspace_id}}."""
+    """A route of `hopflow webhooks`. `path` may hold {{configuration}}, {{instance_id}}, {{workspace_id}}.
+
+    With `inbox` (a living agent's name, may hold the same placeholders) the route starts no agent run: the
+    signed body is pushed into that agent's inbox as an event of `event_type` (default `service`), its id the
+    delivery's `webhook-id`, so a redelivery is acknowledged and changes nothing."""
 
     type: Literal["webhook"]
     path: str = Field(min_length=2, max_length=512, pattern=r"^/[A-Za-z0-9_.~\-/{}\s]*$")
     method: str = "POST"
     # The environment variable holding the HMAC secret; may hold {{configuration}} too.
     secret_env: str = Field(min_length=1, max_length=255, pattern=ENV_NAME_TEMPLATE)
+    inbox: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-{}\s]+$")
+    event_type: InboxEventType | None = None
+
+    @model_validator(mode="after")
+    def _inbox_fields(self) -> WebhookTriggerSpec:
+        if self.inbox is None and self.event_type is not None:
+            raise ValueError("event_type needs inbox: it is the type of the inbox event a webhook pushes")
+        if self.inbox is not None and self.playbook is not None:
+            raise ValueError("a webhook with inbox starts no agent run, so it has no playbook")
+        return self
 
     @field_validator("method")
     @classmethod

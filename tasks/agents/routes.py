@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from hopflow.models.access import agents as access
+from hopflow.models.enums import InboxEventType
 from hopflow.models.orm import AgentConfiguration
 from hopflow.models.schemas.agents import (
     AgentView,
@@ -31,6 +32,13 @@ class WebhookRoute(BaseModel):
     inputs_schema: list[dict[str, Any]] = []
     # Inputs the configuration set: a webhook body may not set them (422).
     configured_keys: list[str] = []
+    # A living agent's name: the body goes into its inbox (type `event_type`) instead of starting a run.
+    inbox: str | None = None
+    event_type: str = InboxEventType.SERVICE.value
+
+    @property
+    def target(self) -> str:
+        return f"inbox {self.inbox} ({self.event_type})" if self.inbox else self.deployment_name
 
 
 def normalise_path(path: str) -> str:
@@ -60,6 +68,8 @@ def webhook_routes_for(view: AgentView) -> list[WebhookRoute]:
                     playbook=trigger.playbook,
                     inputs_schema=definition.inputs_schema,
                     configured_keys=configured_keys(config.yaml_config),
+                    inbox=render_name(trigger.inbox, context).strip() if trigger.inbox else None,
+                    event_type=(trigger.event_type or InboxEventType.SERVICE).value,
                 )
             )
     return routes

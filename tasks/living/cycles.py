@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -15,7 +16,7 @@ from hopflow.models.access.runs import read_run_log, upsert_run_log
 from hopflow.models.access.status import record_event
 from hopflow.models.db import session_scope
 from hopflow.models.enums import CycleStatus, CycleStopReason, EntityStatus, TriggerType
-from hopflow.models.orm import Entity
+from hopflow.models.orm import AgentRunLog, Entity
 from hopflow.models.schemas.living import LivingAgentConfigSpec
 from hopflow.models.secrets import scrub
 from hopflow.models.settings import LLMProviderName, get_settings
@@ -30,10 +31,12 @@ from hopflow.tasks.living.consciousness import (
     summary_prompt,
 )
 from hopflow.tasks.living.inbox import store_event
+from hopflow.tasks.living.thoughts import cycle_thought, record_cycle_thought
 from hopflow.tasks.llm import LLMCallRecord, LLMProvider, OfflineProvider, OpenAICompatibleProvider
 from hopflow.tasks.mirror import known_secrets
 from hopflow.tasks.steps import record_llm_calls
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 logger = logging.getLogger("hopflow.living")
 
@@ -125,9 +128,40 @@ def recover_dead_cycles(agent: str, run_id: str) -> list[str]:
     with session_scope() as session:
         for dead in open_ids:
             row_log = read_run_log(session, dead)
-            if row_log is not None:
-                access.fail_open_cycle(session, row_log, "its process died (found by the next cycle)")
+            if row_log is not None:  # mirroring CRASHED above has closed it already, unless Prefect refused
+                close_dead_cycle(session, row_log, "its process died (found by the next cycle)")
     return open_ids
+
+
+DEAD_STATES = ("CRASHED", "FAILED", "CANCELLED")
+
+
+def close_dead_cycle(session: Session, row: AgentRunLog, reason: str) -> bool:
+    """Fail a cycle left open by a process that died, and leave the agent a thought saying so (once)."""
+    if not access.fail_open_cycle(session, row, reason):
+        return False
+    if row.agent_entity_id is not None:
+        state = f" ({row.prefect_state})" if row.prefect_state else ""
+        record_cycle_thought(
+            session,
+            row.agent_entity_id,
+            f"cycle {row.cycle_number or '?'}: died mid-cycle{state}, flow run {row.run_id}; "
+            "its events stay in the inbox for the next cycle",
+        )
+    return True
+
+
+def close_dead_cycles(session: Session, rows: Iterable[AgentRunLog]) -> list[str]:
+    """For the mirror: think runs Prefect ended CRASHED, FAILED or CANCELLED whose cycle is still open (a
+    SIGKILL fires no hook; the heartbeat automation or `runs sync --stale-after` crashes the run) end failed
+    on the sync that sees it, without waiting for the agent's next cycle."""
+    return [
+        row.run_id
+        for row in rows
+        if row.cycle_status in (CycleStatus.RUNNING, CycleStatus.WAITING_TOOL)
+        and row.prefect_state in DEAD_STATES
+        and close_dead_cycle(session, row, f"its flow run ended {row.prefect_state} (found by the mirror)")
+    ]
 
 
 def provider_for(config: LivingAgentConfigSpec) -> LLMProvider:
@@ -293,9 +327,11 @@ def finish_cycle(
     prompt_tokens: int,
     completion_tokens: int,
     tool_calls: int,
+    tools_run: list[str] | None = None,
 ) -> CycleOutcome:
     """Compact if over budget, then in ONE transaction: save the consciousness, mark the claimed events
-    processed, record the compaction and close the run row. An idle cycle saves nothing."""
+    processed, record the compaction and the cycle's thought, and close the run row. An idle cycle saves
+    nothing (and thinks no thought: it did nothing)."""
     outcome = CycleOutcome(
         agent=ctx.agent,
         run_id=ctx.run_id,
@@ -352,11 +388,43 @@ def finish_cycle(
             completion_tokens=completion_tokens,
         )
         access.set_cycle_status(session, log, CycleStatus.COMPLETED, reason=f"stopped: {stop_reason.value}")
+        ended = f"completed ({stop_reason.value})"
+        if compaction.changed:
+            ended += f", compacted {len(compaction.cycles_compacted)} older cycle(s)"
+        _think(session, ctx, cycle_messages, tools_run or [], steps, ended)
     return outcome.model_copy(update={"compacted_cycles": compaction.cycles_compacted})
 
 
+def _think(
+    session: Session,
+    ctx: CycleContext,
+    cycle_messages: list[dict[str, Any]],
+    tools_run: list[str],
+    steps: int,
+    outcome: str,
+) -> None:
+    record_cycle_thought(
+        session,
+        ctx.entity_id,
+        cycle_thought(
+            cycle=ctx.cycle,
+            event_types=[i.event_type for i in ctx.items],
+            messages=cycle_messages,
+            tools=tools_run,
+            steps=steps,
+            outcome=outcome,
+        ),
+    )
+
+
 def fail_cycle(
-    ctx: CycleContext, error: str, *, steps: int, prompt_tokens: int, completion_tokens: int
+    ctx: CycleContext,
+    error: str,
+    *,
+    steps: int,
+    prompt_tokens: int,
+    completion_tokens: int,
+    tools_run: list[str] | None = None,
 ) -> None:
     """The run row ends failed; consciousness and inbox stay as the last completed cycle saved them."""
     message = scrub(error, known_secrets(get_settings()))[:ERROR_CHARS]
@@ -375,6 +443,9 @@ def fail_cycle(
         )
         if log.cycle_status in (CycleStatus.RUNNING, CycleStatus.WAITING_TOOL):
             access.set_cycle_status(session, log, CycleStatus.FAILED, reason=message[:255])
+        # The error's kind only: its text may quote a provider's answer or a tool's output.
+        kind = message.split(":", 1)[0][:64]
+        _think(session, ctx, [], tools_run or [], steps, f"failed ({kind}); its events stay in the inbox")
 
 
 def cycle_tokens(messages: list[dict[str, Any]]) -> int:

@@ -25,6 +25,10 @@ class InboxError(ValueError):
     """An event that cannot be pushed: the message names agent, field and problem. Nothing was written."""
 
 
+class InboxAgentNotFound(InboxError):
+    """No living agent of that name: the event is fine, its destination is missing."""
+
+
 class PushResult(BaseModel):
     agent: str
     event_id: str
@@ -94,7 +98,9 @@ def store_event(agent: str, event_id: str, event_type: str, data: dict[str, Any]
     with session_scope() as session:
         row = access.read_living_agent(session, agent)
         if row is None:
-            raise InboxError(f"no living agent {agent!r} (hopflow living create {agent} --config ...)")
+            raise InboxAgentNotFound(
+                f"no living agent {agent!r} (hopflow living create {agent} --config ...)"
+            )
         new = access.push_event(
             session, entity_id=row.entity_id, event_id=event_id, event_type=kind.value, data=data
         )

@@ -1,5 +1,6 @@
 """The tools a living agent's model may call: its config's gateway (HTTP) and space (UI event) tools, its MCP
-servers' allowed tools, and hopflow's registered tools. Arguments are checked before anything runs.
+servers' allowed tools, hopflow's registered tools, and `start_mission` (tasks/living/missions.py).
+Arguments are checked before anything runs.
 
 A tool's failure is an answer to the model (`{"error": ...}`), not a crash of the cycle: the model sees what
 went wrong and may try otherwise. `${env.X}` in a gateway tool's URL and headers is resolved per call, and
@@ -10,12 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 import httpx
 from hopflow.models.schemas.living import LivingAgentConfigSpec, ToolConfig
 from hopflow.models.secrets import MissingSecretError, resolve_env_refs, scrub, secret_values
 from hopflow.tasks.chat import ToolCall
+from hopflow.tasks.living.missions import (
+    DESCRIPTION,
+    START_MISSION,
+    START_MISSION_SCHEMA,
+    start_requested_mission,
+)
 from hopflow.tasks.tools import ToolContext, get_tool, list_tools
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -35,7 +43,7 @@ class CycleTool(BaseModel):
     name: str
     description: str
     parameters: dict[str, Any]
-    kind: Literal["gateway", "space", "mcp", "hopflow"]
+    kind: Literal["gateway", "space", "mcp", "hopflow", "mission"]
     target: str | None = None  # hopflow tool id, or MCP server name
     remote: str | None = None  # the MCP tool's own name
 
@@ -74,6 +82,9 @@ def tool_catalog(
                     remote=t["tool"],
                 )
     if include_hopflow:
+        catalog[START_MISSION] = CycleTool(
+            name=START_MISSION, description=DESCRIPTION, parameters=START_MISSION_SCHEMA, kind="mission"
+        )
         for spec in list_tools():
             try:
                 schema = spec.input_model.model_json_schema()
@@ -123,9 +134,17 @@ def check_arguments(schema: dict[str, Any], arguments: dict[str, Any]) -> str | 
 
 
 def run_tool_call(
-    call: ToolCall, catalog: dict[str, CycleTool], config: LivingAgentConfigSpec, *, agent: str, cycle: int
+    call: ToolCall,
+    catalog: dict[str, CycleTool],
+    config: LivingAgentConfigSpec,
+    *,
+    agent: str,
+    cycle: int,
+    run_id: str = "",
+    mission_runner: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
-    """Run one model tool call; returns what the model is told (a result, or an error it can read)."""
+    """Run one model tool call; returns what the model is told (a result, or an error it can read).
+    `mission_runner` runs a stored mission (the flow layer's mission_flow): without one, no mission starts."""
     tool = catalog.get(call.name)
     if tool is None:
         return {"error": f"unknown tool {call.name!r}; available: {', '.join(sorted(catalog)) or 'none'}"}
@@ -142,6 +161,10 @@ def run_tool_call(
             return request_space_tool(_config_tool(config, tool.name), call, agent=agent, cycle=cycle)
         if tool.kind == "hopflow":
             return run_hopflow_tool(tool.target or "", call.arguments)
+        if tool.kind == "mission":
+            if mission_runner is None:
+                return {"error": f"{call.name}: missions cannot be started from here"}
+            return start_requested_mission(call, mission_runner, agent=agent, cycle=cycle, run_id=run_id)
         return run_mcp_tool(config, tool, call.arguments)
     except Exception as exc:  # the model hears about it; the cycle goes on
         logger.warning("living tool %s failed: %s", call.name, type(exc).__name__)

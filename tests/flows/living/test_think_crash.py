@@ -1,6 +1,7 @@
 """Crash recovery on SQLite and PostgreSQL: 1,000 pushes with 10% duplicate ids while cycles run, the process
 running them SIGKILLed mid-cycle (waiting on a tool), started again, drained. Every unique event is processed
-exactly once, the consciousness is what completed cycles saved, the killed cycle ends failed / CRASHED."""
+exactly once, the consciousness is what completed cycles saved, the killed cycle ends failed / CRASHED on the
+sync that follows the kill (before any other cycle could find it) and stays so."""
 
 from __future__ import annotations
 
@@ -13,14 +14,18 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 import sqlalchemy as sa
+from hopflow.flows.mirror import sync_run_logs
 from hopflow.models.db import session_scope
 from hopflow.models.enums import CycleStatus
-from hopflow.models.orm import AgentConsciousness, AgentRunLog, InboxEvent
+from hopflow.models.orm import AgentConsciousness, AgentRunLog, InboxEvent, ThoughtLog
 from hopflow.tasks import living
+from prefect import get_client
 
 pytestmark = [pytest.mark.flows, pytest.mark.slow]
 
@@ -83,9 +88,15 @@ def _waiting_run() -> str | None:
         ).first()
 
 
+def _run_row(run_id: str) -> AgentRunLog:
+    with session_scope() as s:
+        return s.scalars(sa.select(AgentRunLog).where(AgentRunLog.run_id == run_id)).one()
+
+
 def test_sigkill_mid_cycle_then_restart_processes_every_unique_event_exactly_once(
     hopflow_env: str, prefect_api: str, tmp_path: Path
 ) -> None:
+    test_started = datetime.now(UTC) - timedelta(minutes=1)
     script = tmp_path / "script.json"
     # Each cycle calls noop.sleep: a window in which the cycle is surely mid-way (waiting_tool).
     script.write_text(
@@ -149,6 +160,16 @@ def test_sigkill_mid_cycle_then_restart_processes_every_unique_event_exactly_onc
             proc.kill()
             proc.wait(timeout=60)
     assert killed is not None
+    # The reconciler's sync (as `hopflow runs sync --stale-after` or the heartbeat automation would) ends the
+    # killed cycle before any other cycle runs: Prefect CRASHED, the run row error, the cycle failed.
+    report = sync_run_logs(since=test_started, stale_after=0, flow_names=["think"], export_logs=False)
+    assert killed in report.crashed
+    synced = _run_row(killed)
+    assert (synced.cycle_status, synced.status.value, synced.prefect_state) == (
+        CycleStatus.FAILED,
+        "error",
+        "CRASHED",
+    )
     new += push(pushes[650:])
     assert new.count(True) == len(unique_ids)  # a duplicate is acknowledged and changes nothing
 
@@ -189,3 +210,14 @@ def test_sigkill_mid_cycle_then_restart_processes_every_unique_event_exactly_onc
         "CRASHED",
     )
     assert not [r for r in runs if r.cycle_status in (CycleStatus.RUNNING, CycleStatus.WAITING_TOOL)]
+    # Another sync changes nothing of it; Prefect itself holds CRASHED.
+    sync_run_logs(since=test_started, flow_names=["think"], export_logs=False)
+    again = _run_row(killed)
+    assert (again.cycle_status, again.prefect_state) == (CycleStatus.FAILED, "CRASHED")
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(UUID(killed)).state
+    assert state is not None and state.type.value == "CRASHED"
+    # The agent was told, once: the dead cycle's thought.
+    with session_scope() as s:
+        died = [t.thought for t in s.scalars(sa.select(ThoughtLog)) if "died mid-cycle" in t.thought]
+    assert len(died) == 1 and killed in died[0] and "(CRASHED)" in died[0]

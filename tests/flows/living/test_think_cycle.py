@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from hopflow.deployments.cli import app
 from hopflow.flows.think_cycle import think_cycle_flow
 from hopflow.models.db import session_scope
-from hopflow.models.orm import AgentConsciousness, AgentRunLog, Event, InboxEvent, LLMCall
+from hopflow.models.orm import AgentConsciousness, AgentRunLog, Event, InboxEvent, LLMCall, ThoughtLog
 from hopflow.models.settings import reset_settings
 from hopflow.tasks import living
 from prefect import get_client
@@ -233,6 +233,12 @@ def test_a_failing_provider_fails_the_cycle_and_saves_nothing(
         row = s.scalars(sa.select(AgentRunLog).where(AgentRunLog.flow_name == "think")).one()
     assert (row.status.value, row.cycle_status.value, row.stop_reason.value) == ("error", "failed", "error")
     assert "HTTP 500" in (row.error_message or "")
+    # Its thought names the error's kind only: the provider's answer is outside text.
+    with session_scope() as s:
+        [thought] = s.scalars(sa.select(ThoughtLog)).all()
+    assert thought.stage == "think" and thought.thought.startswith("cycle 1; 1 event(s) (space_message); ")
+    assert "failed (LLMProviderError); its events stay in the inbox" in thought.thought
+    assert "down" not in thought.thought and "500" not in thought.thought
 
 
 @SQLITE_ONLY
