@@ -13,7 +13,7 @@ from hopflow.deployments.cli import app
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.access.tags import read_tags
 from hopflow.models.db import session_scope
-from hopflow.models.orm import Entity, Mission, PlanTask, Tagging
+from hopflow.models.orm import Entity, Mission, PlanTask, Tagging, utcnow
 from hopflow.tasks.missions import create_mission_from_spec
 from hopflow.tasks.specs import SpecError, parse_mission_spec
 from typer.testing import CliRunner
@@ -151,3 +151,31 @@ def test_a_bad_tag_in_a_blueprint_registers_nothing(hopflow_env: str, tmp_path: 
     assert "tags" in output and "Not OK!" in output
     assert count(Tagging) == 0
     assert "agent_900" not in invoke("agents", "list")
+
+
+def test_an_agent_runs_missions_carry_its_definitions_tags(
+    hopflow_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hopflow.models.enums import TriggerType
+    from hopflow.tasks.agents import AgentRunContext, configure_agent, create_agent_mission
+
+    from tests.tasks.agents.factories import SECRET_ENV, SECRET_VALUE, VALUES
+
+    monkeypatch.setenv(SECRET_ENV, SECRET_VALUE)
+    invoke("agents", "register", str(write_yaml(tmp_path / "a.yaml", blueprint(tags=["sales", "eu"]))))
+    config = configure_agent("agent_900", "shop-a", values_path=write_yaml(tmp_path / "v.yaml", VALUES))
+    started = utcnow()
+    made = create_agent_mission(
+        AgentRunContext(
+            run_id="run-tags-1", configuration_id=config.id, configuration_name="shop-a",
+            definition_id="agent_900", definition_name="TestSentinel", definition_version="1.0.0",
+            trigger_type=TriggerType.API, playbook="order_brief",
+            steps=[{"name": "echo", "type": "noop.echo", "parameter_mapping": {"value": {"literal": 1}},
+                    "result_mapping": {"value": "echoed"}}],
+            inputs={}, payload={}, window_start=started, window_end=started, started_at=started,
+        )
+    )  # fmt: skip
+    assert made.mission_id is not None
+    with session_scope() as session:
+        assert read_tags(session, "missions", made.mission_id) == ["eu", "sales"]
+    assert "shop-a:order_brief" in invoke("missions", "list", "--tag", "eu")
