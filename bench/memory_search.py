@@ -79,14 +79,14 @@ def load_postgres(url: str, rows: int) -> float:
 
 def migrations_pg_index() -> str:
     """The migration's own CREATE INDEX, so the bench rebuilds exactly the index hopflow ships."""
-    return str(migration_0005().PG_FTS_INDEX)
+    return str(migration("0005_knowledge").PG_FTS_INDEX)
 
 
-def migration_0005() -> Any:
+def migration(name: str) -> Any:
     import importlib.util
 
-    path = Path(migrations.MIGRATIONS_DIR) / "versions" / "0005_knowledge.py"
-    spec = importlib.util.spec_from_file_location("hopflow_migration_0005", path)
+    path = Path(migrations.MIGRATIONS_DIR) / "versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"hopflow_migration_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -95,8 +95,9 @@ def migration_0005() -> Any:
 
 def load_sqlite(url: str, rows: int) -> float:
     """One transaction; the FTS5 triggers are set aside during the load and the index filled in one
-    INSERT ... SELECT afterwards (what a bulk import would do), then the migration's triggers return."""
-    module = migration_0005()
+    INSERT ... SELECT afterwards (what a bulk import would do), then the migration's triggers return.
+    The FTS5 table and triggers are those of the newest migration that makes them (0010)."""
+    module = migration("0010_memory_fts_target")
     engine = get_engine(url)
     started = time.perf_counter()
     batch: list[tuple[str, ...]] = []
@@ -114,9 +115,7 @@ def load_sqlite(url: str, rows: int) -> float:
                 batch.clear()
         if batch:
             cur.executemany(sql, batch)
-        cur.execute(
-            module.SQLITE_FTS[-1]
-        )  # INSERT INTO memory_contexts_fts ... SELECT ... FROM memory_contexts
+        cur.execute(module.SQLITE_FTS[-1])  # INSERT INTO memory_contexts_fts ... SELECT ... FROM ...
         for statement in module.SQLITE_FTS[1:-1]:
             cur.execute(statement)
         cur.execute("ANALYZE")

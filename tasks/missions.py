@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from hopflow.models.access.assets import create_asset, read_mission_state
 from hopflow.models.access.leases import acquire_lease, release_lease, require_lease
 from hopflow.models.access.status import advance_to, record_event
+from hopflow.models.access.tags import set_tags
 from hopflow.models.db import session_scope
 from hopflow.models.documents import load_json, load_yaml
 from hopflow.models.enums import (
@@ -133,6 +134,7 @@ def create_mission_from_spec(
     )
     session.add(mission)
     session.flush()
+    set_tags(session, "missions", mission.id, spec.tags)
     for item in spec.inputs:
         asset = create_asset(
             session,

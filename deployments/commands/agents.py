@@ -118,18 +118,27 @@ def register_blueprints(
 
 
 @agents_app.command("list")
-def list_agents() -> None:
+def list_agents(
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Only definitions with this tag (repeat: all must match)."),
+    ] = None,
+) -> None:
     """Registered definitions, then configurations with their last run."""
     from hopflow.tasks.agents import read_configurations, read_definitions
 
     settings()
     with clear_errors():
-        definitions = read_definitions()
+        definitions = read_definitions(tags=tag)
         views = read_configurations()
+    if tag:
+        # Only the configurations of the definitions shown.
+        shown = {d.id for d in definitions}
+        views = [v for v in views if v.definition.id in shown]
     # Readable at 80 columns: the name is cut with an ellipsis before anything else (`agents show`
     # has it all, playbooks included).
     table = Table(title="definitions", box=None, show_edge=False, pad_edge=False, header_style="bold")
-    for col in ("id", "name", "version", "status", "triggers", "configs"):
+    for col in ("id", "name", "version", "status", "triggers", "configs", "tags"):
         table.add_column(col, no_wrap=col != "triggers", overflow="ellipsis" if col == "name" else "fold",
                          max_width=30 if col == "name" else None)  # fmt: skip
     counts: dict[str, int] = {}
@@ -143,6 +152,7 @@ def list_agents() -> None:
             _styled(d.status.value),
             cell(", ".join(t["type"] for t in d.triggers_config) or "-"),
             cell(counts.get(d.id, 0)),
+            cell(", ".join(d.tags) or "-"),
         )
     console.print(table)
     configs = Table(title="configurations", box=None, show_edge=False, pad_edge=False, header_style="bold")
@@ -203,6 +213,7 @@ def show_agent(
     if definition.tagline:
         say(cell(definition.tagline))
     console.print(f"concurrency limit {definition.concurrency_limit}")
+    say(cell(f"tags {', '.join(definition.tags) or '-'}"))
     console.print("\n[bold]triggers[/]")
     for stored in definition.triggers_config:
         console.print(f"  {_summary(stored)}", markup=False)

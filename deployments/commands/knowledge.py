@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import typer
-from hopflow.deployments.commands import audit, faults, memory, plans
+from hopflow.deployments.commands import audit, entities, faults, memory, plans
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(memory.memory_app, name="memory")
     app.add_typer(plans.plans_app, name="plans")
+    app.add_typer(entities.entities_app, name="entities")
     app.add_typer(faults.faults_app, name="faults")
     app.add_typer(faults.reflections_app, name="reflections")
     app.command()(audit.audit)

@@ -322,24 +322,20 @@ def list_missions(
         None, help="Only missions in this status (completed or success, failed or error, ...)."
     ),
     wide: bool = typer.Option(False, "--wide", help="Full ids and the Prefect flow run id."),
+    tag: list[str] | None = typer.Option(
+        None, "--tag", help="Only missions with this tag (repeat: all must match)."
+    ),
 ) -> None:
     """Stored missions, newest first."""
+    from hopflow.models.access.missions import list_missions as read_missions
+
     wanted = mission_status(status)
     table = Table(show_edge=False, pad_edge=False)
     columns = ("id", "name", "status", "hops", "created (UTC)") + (("flow run",) if wide else ())
     for col in columns:
         table.add_column(col, no_wrap=col != "name", overflow="fold")
     with clear_errors(), session_scope() as session:
-        stmt = (
-            sa.select(Mission, sa.func.count(Hop.id))
-            .outerjoin(Hop, Hop.mission_id == Mission.id)
-            .group_by(Mission.id)
-            .order_by(Mission.created_at.desc())
-            .limit(limit)
-        )
-        if wanted is not None:
-            stmt = stmt.where(Mission.status == wanted)
-        rows = session.execute(stmt).all()
+        rows = read_missions(session, status=wanted, tags=tag, limit=limit)
         for mission, hops in rows:
             row = [
                 cell(mission.id if wide else mission.id[:8]),

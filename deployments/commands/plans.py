@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 from hopflow.deployments.commands.common import clear_errors, console, quiet_prefect_console, settings
+from hopflow.models.access.entities import entity_names
 from hopflow.models.access.plans import (
     PlanInputError,
     add_plan_task,
@@ -139,9 +140,13 @@ def show(plan: Annotated[str, typer.Argument(help="Plan id, id prefix or title."
         if row.description:
             lines.append(f"about    {row.description}")
         lines.append("tasks:")
-        for i, task in enumerate(ordered_tasks(session, row), start=1):
+        tasks = ordered_tasks(session, row)
+        names = entity_names(session, [t.assigned_to_entity_id for t in tasks])
+        for i, task in enumerate(tasks, start=1):
             steps = len((task.hop_spec or {}).get("steps", []))
             extra = f" due {task.due_date.date().isoformat()}" if task.due_date else ""
+            if task.assigned_to_entity_id in names:
+                extra += f" -> {names[task.assigned_to_entity_id]}"
             lines.append(
                 f"  {i}. {task.status.value:<11} {task.title}  [{steps} step(s), priority {task.priority}]"
                 f"{extra}  {task.id[:8]}"

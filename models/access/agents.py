@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from hopflow.models.access.status import record_event, transition
+from hopflow.models.access.tags import ids_tagged, normalise_tags
 from hopflow.models.enums import AgentConfigurationStatus, EntityType, LastRunStatus
 from hopflow.models.orm import (
     AgentConfiguration,
@@ -44,14 +45,17 @@ def read_definition(session: Session, ref: str) -> AgentDefinition | None:
     return definition
 
 
-def list_definitions(session: Session) -> list[AgentDefinition]:
-    return list(
-        session.scalars(
-            sa.select(AgentDefinition)
-            .options(selectinload(AgentDefinition.playbooks), selectinload(AgentDefinition.configurations))
-            .order_by(AgentDefinition.id)
-        )
+def list_definitions(session: Session, *, tags: Iterable[str] | None = None) -> list[AgentDefinition]:
+    """Every definition by id; with `tags`, only those carrying all of them."""
+    query = (
+        sa.select(AgentDefinition)
+        .options(selectinload(AgentDefinition.playbooks), selectinload(AgentDefinition.configurations))
+        .order_by(AgentDefinition.id)
     )
+    names = normalise_tags(tags)
+    if names:
+        query = query.where(AgentDefinition.id.in_(ids_tagged("agent_definitions", names)))
+    return list(session.scalars(query))
 
 
 def upsert_definition(

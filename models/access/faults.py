@@ -4,7 +4,7 @@ status.transition, with severity, an assignee and the note that closed them."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from hopflow.models.access.plans import read_entity
+from hopflow.models.access.entities import read_entity
 from hopflow.models.access.status import transition
 from hopflow.models.enums import FaultSeverity, FaultStatus
 from hopflow.models.orm.base import utcnow

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from hopflow.models.access.entities import read_entity
 from hopflow.models.access.status import transition
 from hopflow.models.access.tags import ids_tagged, normalise_tags, set_tags
 from hopflow.models.enums import PlanStatus, PlanTaskStatus
@@ -34,11 +35,6 @@ class PlanTaskNotFound(LookupError):
         super().__init__(f"plan {plan.title!r} has no task with id, id prefix, position or title {ref!r}")
 
 
-class EntityNotFound(LookupError):
-    def __init__(self, ref: str) -> None:
-        super().__init__(f"no entity (human or agent) with id or name {ref!r}")
-
-
 def _title(value: str, what: str) -> str:
     value = (value or "").strip()
     if not value or len(value) > MAX_TITLE:
@@ -60,14 +56,7 @@ def _by_ref(session: Session, model: type[Any], ref: str, title_attr: Any) -> An
     return None
 
 
-# --- entities and projects -------------------------------------------------------------------------
-def read_entity(session: Session, ref: str) -> Entity:
-    entity: Entity | None = _by_ref(session, Entity, ref, Entity.name)
-    if entity is None:
-        raise EntityNotFound(ref)
-    return entity
-
-
+# --- projects --------------------------------------------------------------------------------------
 def create_project(
     session: Session, *, name: str, description: str | None = None, user_id: int | None = None
 ) -> Project:
@@ -265,3 +254,20 @@ def assign_task(session: Session, task: PlanTask, entity_ref: str, *, user_id: i
         touch_plan(task.plan, user_id)
     session.flush()
     return entity
+
+
+def tasks_assigned_to(session: Session, entity: Entity, *, limit: int = 100) -> list[PlanTask]:
+    """The plan tasks given to an entity, unfinished first, then by due date."""
+    return list(
+        session.scalars(
+            sa.select(PlanTask)
+            .where(PlanTask.assigned_to_entity_id == entity.id)
+            .order_by(
+                (PlanTask.status == PlanTaskStatus.COMPLETED).asc(),
+                PlanTask.due_date.is_(None).asc(),
+                PlanTask.due_date,
+                PlanTask.created_at,
+            )
+            .limit(limit)
+        )
+    )

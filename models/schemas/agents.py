@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
+from hopflow.models.access.tags import normalise_tags
 from hopflow.models.enums import (
     AgentConfigurationStatus,
     AgentDefinitionStatus,
@@ -278,6 +279,13 @@ class BlueprintSpec(Spec):
     # Runs of one configuration at once; extra runs wait in Prefect's queue.
     concurrency_limit: int = Field(default=1, ge=1, le=1000)
     playbooks: list[PlaybookSpec] = Field(default_factory=list)
+    # Stored through the one tags/taggings scheme (models/access/tags.py), replaced on each registration.
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        return normalise_tags(value)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -342,6 +350,8 @@ class DefinitionRead(Read):
     memory_config: dict[str, Any] | None = None
     concurrency_limit: int
     playbooks: list[PlaybookRead] = Field(default_factory=list)
+    # From the tags/taggings scheme, filled by the reader (not a column).
+    tags: list[str] = Field(default_factory=list)
 
 
 class ConfigurationRead(Read):

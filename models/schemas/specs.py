@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from hopflow.models.access.tags import normalise_tags
 from hopflow.models.enums import AssetRole, AssetScopeType
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
@@ -131,6 +132,13 @@ class MissionSpec(Spec):
     hops: list[HopSpec] = Field(default_factory=list, max_length=MAX_HOPS)
     planner: PlannerSpec | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # Stored through the one tags/taggings scheme (models/access/tags.py); `missions list --tag` filters.
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        return normalise_tags(value)
 
     @model_validator(mode="after")
     def _hops_or_planner(self) -> MissionSpec:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from hopflow.models.access import agents as access
+from hopflow.models.access.tags import read_tags, read_tags_of
 from hopflow.models.db import session_scope
 from hopflow.models.orm import AgentConfiguration, AgentDefinition
 from hopflow.models.schemas.agents import (
@@ -30,16 +33,23 @@ def _configuration(session: Session, ref: str) -> AgentConfiguration:
     return configuration
 
 
-def read_definitions() -> list[DefinitionRead]:
+def _read(definition: AgentDefinition, tags: list[str]) -> DefinitionRead:
+    return DefinitionRead.model_validate(definition).model_copy(update={"tags": tags})
+
+
+def read_definitions(*, tags: Iterable[str] | None = None) -> list[DefinitionRead]:
+    """Every definition with its tags; with `tags`, only those carrying all of them."""
     with session_scope() as session:
-        return [DefinitionRead.model_validate(d) for d in access.list_definitions(session)]
+        rows = access.list_definitions(session, tags=tags)
+        tag_map = read_tags_of(session, "agent_definitions", [d.id for d in rows])
+        return [_read(d, tag_map.get(d.id, [])) for d in rows]
 
 
 def read_definition(ref: str) -> tuple[DefinitionRead, list[ConfigurationRead]]:
     with session_scope() as session:
         definition = _definition(session, ref)
         configs = access.list_configurations(session, definition_id=definition.id)
-        return DefinitionRead.model_validate(definition), [
+        return _read(definition, read_tags(session, "agent_definitions", definition.id)), [
             ConfigurationRead.model_validate(c) for c in configs
         ]
 

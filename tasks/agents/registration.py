@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hopflow.models.access import agents as access
+from hopflow.models.access.tags import read_tags, set_tags
 from hopflow.models.db import session_scope
 from hopflow.models.orm import AgentDefinition
 from hopflow.models.schemas.agents import (
@@ -63,6 +64,9 @@ def register_blueprints(paths: list[Path]) -> list[Registered]:
             definition, action = access.upsert_definition(
                 session, spec.id, definition_fields(spec), playbook_rows(spec)
             )
+            before = read_tags(session, "agent_definitions", definition.id)
+            if set_tags(session, "agent_definitions", definition.id, spec.tags, replace=True) != before:
+                action = "updated" if action == "unchanged" else action
             results.append(
                 Registered(
                     id=definition.id, name=definition.name, version=definition.version, action=action,

@@ -11,6 +11,7 @@ from hopflow.models.access import agents as access
 from hopflow.models.access.directives import directive_snapshot, read_current_directive
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.access.runs import last_successful_run, upsert_run_log
+from hopflow.models.access.tags import read_tags, set_tags
 from hopflow.models.db import session_scope
 from hopflow.models.documents import DocumentError, load_json
 from hopflow.models.enums import (
@@ -312,6 +313,9 @@ def create_agent_mission(context: AgentRunContext) -> AgentMission:
         except SpecError as exc:
             raise AgentSpecError(exc.issues, f"playbook {context.playbook!r} of {context.definition_id}",
                                  kind="mission from playbook") from None  # fmt: skip
+        # The agent's tags carry over, so `missions list --tag` finds an agent's missions.
+        agent_tags = read_tags(session, "agent_definitions", context.definition_id)
+        set_tags(session, "missions", mission.id, agent_tags)
         upsert_run_log(session, context.run_id, mission_id=mission.id)
         return AgentMission(
             mission_id=mission.id, name=mission.name, hops=len(spec.hops), skipped_steps=skipped

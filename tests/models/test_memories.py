@@ -114,3 +114,32 @@ def test_memory_changes_are_audited_with_a_diff(session: Session) -> None:
     assert actions == ["create", "delete", "update"]
     update = next(e for e in events if e.action == "update")
     assert update.before == {"content": "v1"} and update.after == {"content": "v2"}
+
+
+def test_target_filter_is_exact_for_ids_that_read_alike_as_words(session: Session) -> None:
+    # SQLite narrows a targeted search by a token of the target in the FTS5 index (migration 0010);
+    # ids that split into the same words, quotes and non-ASCII must still be told apart.
+    ids = ["a b", "a-b", "A B", 'o"neil', "straße/1", "a b "]
+    for ident in ids:
+        remember(session, target_type="project", target_id=ident, content=f"shared word for {ident}")
+    remember(session, target_type="agent", target_id="a b", content="shared word, another target type")
+    session.flush()
+    for ident in ids[:-1]:
+        hits = search_memories(session, text="shared word", target=("project", ident))
+        assert [(h.memory.target_type.value, h.memory.target_id) for h in hits] == [("project", ident)]
+    assert len(search_memories(session, text="shared")) == len(ids) + 1
+    # The words are looked for in content and category, never in the target's token.
+    token_like = search_memories(session, text="x70726F6A6563743A612062")
+    assert token_like == []
+
+
+def test_targeted_ranking_matches_the_untargeted_order(session: Session) -> None:
+    for n in range(1, 6):
+        remember(
+            session, target_type="agent", target_id="t", content=" ".join(["ore"] * n + ["rock"] * (6 - n))
+        )
+        remember(session, target_type="agent", target_id="u", content=" ".join(["ore"] * n + ["sand"] * 3))
+    session.flush()
+    targeted = [h.memory.content for h in search_memories(session, text="ore", target="agent:t")]
+    everywhere = [h.memory.content for h in search_memories(session, text="ore") if h.memory.target_id == "t"]
+    assert targeted == everywhere and targeted[0].count("ore") == 5 and len(targeted) == 5
