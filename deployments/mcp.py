@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import anyio
 from hopflow.deployments import mcp_knowledge
 from hopflow.deployments import mcp_tools as t
+from hopflow.tasks.agents.routes import deployment_name
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, ValidationError
@@ -215,7 +216,7 @@ def _start_deployment_run(name: str, parameters: dict[str, Any]) -> str:
     from prefect.deployments import run_deployment
     from prefect.exceptions import ObjectNotFound
 
-    deployment = f"agent-run/{name}"
+    deployment = deployment_name(name)
     try:
         flow_run = run_deployment(  # sync here: returns once scheduled
             deployment, parameters={**parameters, "trigger_type": TriggerType.API.value}, timeout=0,

@@ -18,6 +18,7 @@ from hopflow.models.enums import AssetScopeType, AssetStatus, ToolExecutionStatu
 from hopflow.models.orm import Asset, Hop, Mission, ToolStep
 from hopflow.models.schemas.specs import MissionSpec
 from hopflow.models.secrets import has_env_refs
+from hopflow.tasks.agents.routes import deployment_name
 from sqlalchemy.orm import Session
 
 MAX_SPEC_BYTES = 256 * 1024
@@ -347,7 +348,7 @@ def _agent_view(view: Any) -> dict[str, Any]:
         "inputs": [{k: i.get(k) for k in ("key", "type", "required")} for i in d.inputs_schema],
         "last_run": {"status": c.last_run_status.value if c.last_run_status else None,
                      "at": _iso(c.last_run_at), "run_id": c.last_run_id},
-        "deployment": f"agent-run/{c.name}",
+        "deployment": deployment_name(c.name),
     }  # fmt: skip
 
 

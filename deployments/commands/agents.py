@@ -20,6 +20,7 @@ from hopflow.deployments.commands.common import (
     warn,
 )
 from hopflow.models.enums import AgentConfigurationStatus, TriggerType
+from hopflow.tasks.agents.routes import deployment_name
 from rich.table import Table
 from rich.text import Text
 
@@ -166,7 +167,7 @@ def list_agents(
             _styled(c.status.value),
             _last_run(c),
             cell(c.last_run_at.strftime("%Y-%m-%d %H:%M") if c.last_run_at else "-"),
-            cell(f"agent-run/{c.name}"),
+            cell(deployment_name(c.name)),
         )
     console.print(configs)
 
@@ -187,7 +188,7 @@ def show_agent(
             c = view.configuration
             say(cell(f"{c.name} ({c.id}) of {view.definition.id} {view.definition.name} "
                                f"{view.definition.version}: ") + _styled(c.status.value))  # fmt: skip
-            say(cell(f"deployment       agent-run/{c.name}"))
+            say(cell(f"deployment       {deployment_name(c.name)}"))
             say(cell(f"workspace        {c.workspace_id or '-'}"))
             say(cell(f"memory namespace {c.external_memory_namespace or '-'}"))
             for route in webhook_routes_for(view):
@@ -254,8 +255,8 @@ def configure(
             definition, name, values_path=config, workspace=workspace, description=description
         )
         view = read(created.id)
-    say(cell(f"configured {created.name} ({created.id}) of {view.definition.id}: deployment "
-                       f"agent-run/{created.name}"))  # fmt: skip
+    deployment = deployment_name(created.name)
+    say(cell(f"configured {created.name} ({created.id}) of {view.definition.id}: deployment {deployment}"))
     if created.external_memory_namespace:
         say(cell(f"memory namespace {created.external_memory_namespace}"))
     routes = webhook_routes_for(view)
@@ -380,7 +381,7 @@ def serve(
     )
     for view in views:
         triggers = ", ".join(_summary(t) for t in view.definition.triggers_config) or "API only"
-        console.print(f"  agent-run/{view.configuration.name}: {triggers}", markup=False)
+        console.print(f"  {deployment_name(view.configuration.name)}: {triggers}", markup=False)
         for route in webhook_routes_for(view):
             console.print(f"    webhook {route.method} {route.path} -> `hopflow webhooks`", markup=False)
     from hopflow.deployments.commands.templates import print_served_templates
@@ -484,7 +485,7 @@ def _trigger_deployment(name: str, parameters: dict[str, Any], wait: bool, timeo
     from prefect.deployments import run_deployment
     from prefect.exceptions import ObjectNotFound
 
-    deployment = f"agent-run/{name}"
+    deployment = deployment_name(name)
     try:
         flow_run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here, not a coroutine
             deployment, parameters=parameters, timeout=0, as_subflow=False, tags=["hopflow", "api"]
