@@ -7,12 +7,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -38,36 +36,18 @@ from prefect.client.schemas.filters import (
     LogFilterFlowRunId,
 )
 
+from tests.httpd import recording_server
+
 pytestmark = pytest.mark.flows
 
 PROMPT = "Summarise the order book. The codeword is ${env.HOPFLOW_TEST_MARKER} and it stays private."
 
 
 @pytest.fixture
-def secret_server() -> Iterator[tuple[str, list[str]]]:
-    """A local HTTP endpoint that records the Authorization headers it was sent."""
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.headers.get("Authorization", ""))
-            body = b"ok"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/status", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+def secret_server() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A local HTTP endpoint that records the headers it was sent."""
+    with recording_server() as (url, seen):
+        yield f"{url}/status", seen
 
 
 @pytest.fixture
@@ -179,7 +159,7 @@ def find(needles: dict[str, str], places: Iterator[tuple[str, str]]) -> list[str
 def test_no_prompt_and_no_secret_anywhere_with_default_storage(
     hopflow_env: str,
     marked: tuple[str, str],
-    secret_server: tuple[str, list[str]],
+    secret_server: tuple[str, list[dict[str, str]]],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -192,7 +172,9 @@ def test_no_prompt_and_no_secret_anywhere_with_default_storage(
     with caplog.at_level(logging.INFO, logger="hopflow"):
         _, flow_run_id = run(url)
         sync_until_exported(started, ["mission"])
-    assert seen == [f"Bearer {secret}"]  # the secret was really used, and the marker really sent:
+    assert [h.get("Authorization") for h in seen] == [
+        f"Bearer {secret}"
+    ]  # the secret was really used, and the marker really sent:
     with session_scope() as session:
         call = session.scalars(sa.select(LLMCall)).one()
         assert (call.storage_mode, call.prompt_slug, call.flow_run_id) == ("none", "orders", flow_run_id)
@@ -225,7 +207,7 @@ def test_no_prompt_and_no_secret_anywhere_with_default_storage(
 def test_redacted_storage_keeps_lengths_and_hashes_only(
     hopflow_env: str,
     marked: tuple[str, str],
-    secret_server: tuple[str, list[str]],
+    secret_server: tuple[str, list[dict[str, str]]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     marker, secret = marked
@@ -247,7 +229,7 @@ def test_redacted_storage_keeps_lengths_and_hashes_only(
 def test_full_storage_keeps_the_prompt_and_output_text(
     hopflow_env: str,
     marked: tuple[str, str],
-    secret_server: tuple[str, list[str]],
+    secret_server: tuple[str, list[dict[str, str]]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     marker, secret = marked
