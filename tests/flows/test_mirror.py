@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import yaml
 from hopflow.deployments.cli import app
 from hopflow.flows.mirror import (
     CRASH_AUTOMATION_NAME,
@@ -34,14 +33,16 @@ from hopflow.flows.mission import mission_flow, run_mission
 from hopflow.models.access.directives import create_directive
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.db import session_scope
-from hopflow.models.enums import RunArtifactKind, RunStatus, ToolExecutionStatus, TriggerType
-from hopflow.models.orm import AgentConfiguration, AgentRunLog, Event, Mission, RunArtifact, ToolStep
+from hopflow.models.enums import RunArtifactKind, RunStatus, TriggerType
+from hopflow.models.orm import AgentConfiguration, AgentRunLog, Event, Mission, RunArtifact
 from hopflow.models.settings import reset_settings
 from hopflow.tasks.missions import create_mission_from_spec
 from hopflow.tasks.specs import parse_mission_spec
 from prefect import flow, get_client, tags
 from prefect.states import Cancelled, Cancelling, Completed, Failed, Running
 from typer.testing import CliRunner
+
+from tests.crashes import run_and_sigkill_mid_step
 
 pytestmark = pytest.mark.flows
 
@@ -327,30 +328,8 @@ def start_and_sigkill(
 ) -> str:
     """Run a mission in another process, SIGKILL it mid-step (after `before_kill(flow run id)`, if
     given); returns its flow run id."""
-    spec_path = tmp_path / "killable.yaml"
-    spec_path.write_text(yaml.safe_dump(sleeping_spec()))
-    env = {**os.environ, "PREFECT_API_URL": prefect_api, "HOPFLOW_TEST_SLEEP": "120"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hopflow.deployments.cli", "run", str(spec_path)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        sleeping = None
-        while time.monotonic() < deadline and sleeping is None:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            with session_scope() as session:
-                sleeping = session.scalars(
-                    sa.select(ToolStep).where(
-                        ToolStep.tool_id == "noop.sleep", ToolStep.status == ToolExecutionStatus.EXECUTING
-                    )
-                ).first()
-            time.sleep(0.2)
-        assert sleeping is not None, "the mission never reached its sleeping step"
+
+    def with_run_id() -> None:
         if before_kill is not None:
             with session_scope() as session:
                 run_id = session.scalars(
@@ -358,9 +337,9 @@ def start_and_sigkill(
                 ).one()
             assert run_id is not None
             before_kill(run_id)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
+
+    env = {"PREFECT_API_URL": prefect_api, "HOPFLOW_TEST_SLEEP": "120"}
+    run_and_sigkill_mid_step(sleeping_spec(), tmp_path, env, with_run_id)
     with session_scope() as session:
         mission = session.scalars(sa.select(Mission).where(Mission.name == "killable")).one()
         assert mission.flow_run_id is not None

@@ -4,9 +4,6 @@ assets with summaries and artifacts, failures, large values, dynamic hops, resum
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,8 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterId,
 )
+
+from tests.crashes import run_and_sigkill_mid_step
 
 pytestmark = pytest.mark.flows
 
@@ -317,40 +316,9 @@ def test_sigkill_mid_step_then_resume_redoes_only_the_step_in_flight(
             },
         ],
     }
-    spec_path = tmp_path / "killable.yaml"
-    spec_path.write_text(yaml.safe_dump(spec))
     # A short lease: the dead runner's mission can be taken over a few seconds after the kill.
-    env = {
-        **os.environ,
-        "PREFECT_API_URL": prefect_api,
-        "HOPFLOW_TEST_SLEEP": "120",
-        "HOPFLOW_MISSION_LEASE_SECONDS": "3",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hopflow.deployments.cli", "run", str(spec_path)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        sleeping = None
-        while time.monotonic() < deadline and sleeping is None:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            with session_scope() as session:
-                sleeping = session.scalars(
-                    sa.select(ToolStep).where(
-                        ToolStep.tool_id == "noop.sleep", ToolStep.status == ToolExecutionStatus.EXECUTING
-                    )
-                ).first()
-            time.sleep(0.2)
-        assert sleeping is not None, "the mission never reached its sleeping step"
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
+    env = {"PREFECT_API_URL": prefect_api, "HOPFLOW_TEST_SLEEP": "120", "HOPFLOW_MISSION_LEASE_SECONDS": "3"}
+    run_and_sigkill_mid_step(spec, tmp_path, env)
 
     with session_scope() as session:
         mission = session.scalars(sa.select(Mission)).one()
