@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,13 +28,12 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx
 import sqlalchemy as sa
 from hopflow.flows.mirror import mirror_hooks
 from prefect import flow, get_client
 from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-PG_URL = os.environ.get("HOPFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from bench.servers import PG_URL, start_prefect_server
 
 
 @flow(name="bench-mirror-bare")
@@ -51,54 +47,6 @@ def hooked_probe(i: int) -> int:
 
 
 # --- set-up -------------------------------------------------------------------------------------------
-def start_prefect_server(workdir: Path) -> tuple[str, Callable[[], None]]:
-    """A `prefect server start` on a fresh PostgreSQL database; its API URL and a stop function."""
-    db = f"prefect_mirror_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{db}"'))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    pg = sa.engine.make_url(PG_URL)
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(workdir / "prefect-home"),
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": pg.set(
-            drivername="postgresql+asyncpg", database=db
-        ).render_as_string(hide_password=False),
-        "PREFECT_SERVER_UI_ENABLED": "false",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    else:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise RuntimeError("prefect server did not become healthy in 120 s")
-
-    def stop() -> None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'drop database if exists "{db}" with (force)'))
-        admin.dispose()
-
-    return url, stop
-
-
 def use_postgres_schema(workdir: Path) -> Callable[[], None]:
     """Point hopflow at a fresh, migrated PostgreSQL schema; returns its cleanup."""
     from hopflow.models import migrations

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,13 +25,12 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx
 import sqlalchemy as sa
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-PG_URL = os.environ.get("HOPFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from bench.servers import PG_URL, start_prefect_server
 
 
 @task(name="bare-noop")
@@ -125,54 +121,6 @@ def slope(points: list[tuple[int, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x in xs)
 
 
-def start_prefect_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str, Any]:
-    """A `prefect server start` on PostgreSQL (a fresh database), as production runs it; its URL."""
-    db = f"prefect_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{db}"'))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    pg = sa.engine.make_url(PG_URL)
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(workdir / "prefect-home"),
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": pg.set(
-            drivername="postgresql+asyncpg", database=db
-        ).render_as_string(hide_password=False),
-        "PREFECT_SERVER_UI_ENABLED": "false",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("prefect server did not become healthy in 120 s")
-
-    def stop() -> None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'drop database if exists "{db}" with (force)'))
-
-    return proc, url, stop
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -190,7 +138,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.prefect_server == "postgres" and not os.environ.get("PREFECT_API_URL"):
-        _, api_url, stop_server = start_prefect_server(Path(tempfile.mkdtemp()))
+        api_url, stop_server = start_prefect_server(Path(tempfile.mkdtemp()))
         print(f"Prefect server on PostgreSQL at {api_url}")
         try:
             # Prefect reads its settings at import: switch the API through its settings context.

@@ -24,7 +24,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,20 +37,16 @@ from typing import Any
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for bench.servers
 
 import httpx
 import sqlalchemy as sa
 
+from bench.servers import PG_URL, free_port, start_prefect_server
+
 ROOT = Path(__file__).resolve().parents[1]
-PG_URL = os.environ.get("HOPFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NAME = "bench-shop"
 EVENT = "shop.order.created"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(what: str, check: Callable[[], Any], timeout: float = 180.0, pause: float = 0.1) -> Any:
@@ -85,35 +80,6 @@ def kill(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(10)
-
-
-def prefect_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str, Callable[[], None]]:
-    db = f"prefect_lat_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{db}"'))
-    port = free_port()
-    url = sa.engine.make_url(PG_URL).set(drivername="postgresql+asyncpg", database=db, query={})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(
-        PREFECT_HOME=str(workdir / "prefect-server-home"),
-        PREFECT_SERVER_DATABASE_CONNECTION_URL=url.render_as_string(hide_password=False),
-        PREFECT_SERVER_UI_ENABLED="false",
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS="1",
-    )
-    args = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    proc = spawn(args, env, workdir / "prefect-server.log")
-    api = f"http://127.0.0.1:{port}/api"
-    wait_until("the Prefect server", lambda: healthy(f"{api}/health"), timeout=180, pause=0.5)
-
-    def drop() -> None:
-        kill(proc)
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'drop database if exists "{db}" with (force)'))
-        admin.dispose()
-
-    return proc, api, drop
 
 
 def hopflow_database(kind: str, workdir: Path) -> tuple[str, Callable[[], None]]:
@@ -278,7 +244,12 @@ def main() -> None:
     cleanups: list[Callable[[], None]] = []
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        _, api, drop_server = prefect_server(workdir)
+        api, drop_server = start_prefect_server(
+            workdir,
+            clean_env=True,
+            extra_env={"PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "1"},
+            log=workdir / "prefect-server.log",
+        )
         cleanups.append(drop_server)
         db_url, drop_db = hopflow_database(args.hopflow_db, workdir)
         cleanups.append(drop_db)
