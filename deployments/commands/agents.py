@@ -17,6 +17,7 @@ from hopflow.deployments.commands.common import (
     prefect_api_url,
     say,
     settings,
+    styled_status,
     warn,
 )
 from hopflow.models.enums import AgentConfigurationStatus, TriggerType
@@ -26,30 +27,12 @@ from rich.text import Text
 
 agents_app = typer.Typer(help="Agent blueprints and their configurations.", no_args_is_help=True)
 
-STATUS_STYLE = {
-    "active": "green",
-    "success": "green",
-    "draft": "cyan",
-    "inactive": "yellow",
-    "running": "yellow",
-    "deprecated": "magenta",
-    "archived": "magenta",
-    "cancelled": "magenta",
-    "error": "red",
-}
-
-
-def _styled(status: str | None) -> Text:
-    if status is None:
-        return cell("-")
-    return cell(status, STATUS_STYLE.get(status))
-
 
 def _last_run(config: Any) -> Text:
     # A configuration that never ran has no last run: "never", not the column's `idle` default.
     if config.last_run_id is None or config.last_run_status is None:
         return cell("never", "dim")
-    return _styled(config.last_run_status.value)
+    return styled_status(config.last_run_status.value)
 
 
 def unset_env_refs(value: Any) -> list[str]:
@@ -150,7 +133,7 @@ def list_agents(
             cell(d.id),
             cell(d.name),
             cell(d.version),
-            _styled(d.status.value),
+            styled_status(d.status.value),
             cell(", ".join(t["type"] for t in d.triggers_config) or "-"),
             cell(counts.get(d.id, 0)),
             cell(", ".join(d.tags) or "-"),
@@ -164,7 +147,7 @@ def list_agents(
         configs.add_row(
             cell(c.name),
             cell(v.definition.id),
-            _styled(c.status.value),
+            styled_status(c.status.value),
             _last_run(c),
             cell(c.last_run_at.strftime("%Y-%m-%d %H:%M") if c.last_run_at else "-"),
             cell(deployment_name(c.name)),
@@ -187,7 +170,7 @@ def show_agent(
             view = read_agent(ref)
             c = view.configuration
             say(cell(f"{c.name} ({c.id}) of {view.definition.id} {view.definition.name} "
-                               f"{view.definition.version}: ") + _styled(c.status.value))  # fmt: skip
+                               f"{view.definition.version}: ") + styled_status(c.status.value))  # fmt: skip
             say(cell(f"deployment       {deployment_name(c.name)}"))
             say(cell(f"workspace        {c.workspace_id or '-'}"))
             say(cell(f"memory namespace {c.external_memory_namespace or '-'}"))
@@ -209,7 +192,8 @@ def show_agent(
             console.print_json(json.dumps(c.effective_config_cache or {}, default=str))
             return
     console.print(
-        cell(f"{definition.id} {definition.name} {definition.version} ") + _styled(definition.status.value)
+        cell(f"{definition.id} {definition.name} {definition.version} ")
+        + styled_status(definition.status.value)
     )
     if definition.tagline:
         say(cell(definition.tagline))
@@ -231,7 +215,7 @@ def show_agent(
         console.print(f"  {p.name}{' (default)' if p.is_default else ''}: {steps}", markup=False)
     console.print("\n[bold]configurations[/]")
     for c in configs:
-        say(cell(f"  {c.name} ") + _styled(c.status.value) + cell(" last run ") + _last_run(c))
+        say(cell(f"  {c.name} ") + styled_status(c.status.value) + cell(" last run ") + _last_run(c))
     if not configs:
         console.print(f"  none: hopflow agents configure {definition.id} --name NAME --config values.yaml")
 
@@ -317,7 +301,7 @@ def _set_status(ref: str, status: AgentConfigurationStatus, reason: str | None) 
     with clear_errors():
         config, changed = set_agent_status(ref, status, reason)
     verb = "now" if changed else "already"
-    say(cell(f"{config.name} is {verb} ") + _styled(config.status.value))
+    say(cell(f"{config.name} is {verb} ") + styled_status(config.status.value))
     if changed:
         console.print(
             "[dim]restart `hopflow serve` (or rerun `hopflow deploy`) to apply it to deployments[/]"
@@ -467,7 +451,7 @@ def trigger(
         with clear_errors():
             outcome = agent_run_flow(trigger_type=TriggerType.MANUAL.value, **parameters)
         console.print(
-            cell(f"run {outcome.run_id}: ") + _styled(outcome.status.value)
+            cell(f"run {outcome.run_id}: ") + styled_status(outcome.status.value)
             + cell(f"  {outcome.full_output_ref or ''}")
         )  # fmt: skip
         if outcome.output_preview:

@@ -150,3 +150,32 @@ def prefect_api_url() -> str | None:
     from prefect.settings import PREFECT_API_URL
 
     return PREFECT_API_URL.value()
+
+
+# One colour per kind of status, for every table the CLI prints: missions, hops, steps, assets,
+# agent definitions and configurations, run logs.
+STATUS_STYLE = {
+    "completed": "green",
+    "ready": "green",
+    "active": "green",
+    "success": "green",
+    "draft": "cyan",
+    "pending": "cyan",
+    "executing": "yellow",
+    "executing_hop": "yellow",
+    "in_progress": "yellow",
+    "running": "yellow",
+    "inactive": "yellow",
+    "failed": "red",
+    "error": "red",
+    "cancelled": "magenta",
+    "deprecated": "magenta",
+    "archived": "magenta",
+}
+
+
+def styled_status(status: str | None) -> Text:
+    """A status word in its colour; `-` when there is none."""
+    if status is None:
+        return cell("-")
+    return cell(status, STATUS_STYLE.get(status))

@@ -24,6 +24,7 @@ from hopflow.deployments.commands.common import (
     quiet_prefect_console,
     say,
     settings,
+    styled_status,
     write_verbatim,
 )
 from hopflow.models.access.assets import read_mission_state
@@ -41,25 +42,10 @@ assets_app = typer.Typer(help="Assets of a mission.", no_args_is_help=True)
 EXAMPLES = Path(hopflow.examples.__file__).resolve().parent
 DEMO_SPEC = EXAMPLES / "missions" / "sales_report.yaml"
 
-STATUS_STYLE = {
-    "completed": "green",
-    "ready": "green",
-    "executing": "yellow",
-    "executing_hop": "yellow",
-    "in_progress": "yellow",
-    "failed": "red",
-    "error": "red",
-    "cancelled": "magenta",
-}
-
 
 # Mission statuses and the run log's words for the same outcomes: a filter accepts either.
 STATUS_ALIASES = {"success": "completed", "error": "failed", "running": "executing_hop"}
 WIDE_AT = 120  # below this many columns, tables leave out what fits only on a wide terminal
-
-
-def _styled(status: str) -> Text:
-    return cell(status, STATUS_STYLE.get(status))
 
 
 def store_spec(path: Path) -> tuple[str, str]:
@@ -88,14 +74,14 @@ def progress_table(mission_id: str) -> Table:
         mission = session.get(Mission, mission_id)
         if mission is None:
             return table
-        table.title = Text(f"mission/{mission.name}  ") + _styled(mission.status.value)
+        table.title = Text(f"mission/{mission.name}  ") + styled_status(mission.status.value)
         hops = session.scalars(
             sa.select(Hop).where(Hop.mission_id == mission_id).order_by(Hop.sequence_order)
         )
         for hop in hops:
             table.add_row(
                 cell(f"hop-{hop.sequence_order}:{hop.name}", "bold"),
-                _styled(hop.status.value),
+                styled_status(hop.status.value),
                 cell(hop.error_message or ""),
             )
             steps = session.scalars(
@@ -105,7 +91,7 @@ def progress_table(mission_id: str) -> Table:
                 detail = step.error_message or ", ".join((step.execution_result or {}).get("outputs", {}))
                 table.add_row(
                     cell(f"  step-{hop.sequence_order}.{step.sequence_order}:{step.tool_id}"),
-                    _styled(step.status.value),
+                    styled_status(step.status.value),
                     cell(detail),
                 )
     return table
@@ -133,7 +119,7 @@ def assets_table(mission_id: str, *, summaries: bool = True, wide: bool | None =
                 "scope": cell(a.scope_type.value),
                 "role": cell(a.role.value),
                 "type": cell(a.type),
-                "status": _styled(a.status.value),
+                "status": styled_status(a.status.value),
                 "bytes": cell("-" if a.size_bytes is None else f"{a.size_bytes:,}"),
             }
             rows.append([values[c] for c in columns])
@@ -237,7 +223,7 @@ def run_spec(path: Path, verbose: bool = False) -> str:
                 "and its run row from hopflow's database once Prefect's API answers again.",
                 highlight=False,
             )
-            console.print(f"\nmission [bold]{escape(name)}[/] {_styled('completed')}")
+            console.print(f"\nmission [bold]{escape(name)}[/] {styled_status('completed')}")
             return mission_id
         said = f"; hopflow's database says it is {recorded[0]}" if recorded is not None else ""
         with contextlib.suppress(Exception):
@@ -249,7 +235,7 @@ def run_spec(path: Path, verbose: bool = False) -> str:
     refuse_if_held(result, name, mission_id)
     console.print(
         Text(f"\nmission {name} ")
-        + _styled(result.status.value)
+        + styled_status(result.status.value)
         + Text(
             f" in {time.perf_counter() - started:.1f} s ({plural(result.hop_count, 'hop')}, "
             f"{plural(result.step_count, 'step')}, "
@@ -340,7 +326,7 @@ def list_missions(
             row = [
                 cell(mission.id if wide else mission.id[:8]),
                 cell(mission.name),
-                _styled(mission.status.value),
+                styled_status(mission.status.value),
                 cell(hops),
                 cell(mission.created_at.strftime("%Y-%m-%d %H:%M")),
             ]
@@ -386,7 +372,7 @@ def resume_mission(
         mission_id, name, status = found.id, found.name, found.status
     if status in (MissionStatus.COMPLETED, MissionStatus.CANCELLED):
         # Nothing to resume: no Prefect, no new flow run.
-        console.print(Text(f"mission {name} ({mission_id}) is ") + _styled(status.value)
+        console.print(Text(f"mission {name} ({mission_id}) is ") + styled_status(status.value)
                       + Text(": nothing to do"), soft_wrap=True)  # fmt: skip
         return
     try:
@@ -396,7 +382,7 @@ def resume_mission(
     except Exception as exc:
         raise fail(f"mission {name} ({mission_id}) failed again: {exc}") from exc
     refuse_if_held(result, name, mission_id)
-    say(Text(f"mission {name} ") + _styled(result.status.value))
+    say(Text(f"mission {name} ") + styled_status(result.status.value))
     console.print(assets_table(mission_id))
 
 

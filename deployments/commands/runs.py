@@ -19,6 +19,7 @@ from hopflow.deployments.commands.common import (
     fail,
     quiet_prefect_console,
     settings,
+    styled_status,
     write_verbatim,
 )
 from hopflow.models.db import session_scope
@@ -32,13 +33,6 @@ directives_app = typer.Typer(help="Versioned directives of agent configurations.
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-STATUS_STYLE = {
-    "success": "green",
-    "running": "yellow",
-    "pending": "cyan",
-    "error": "red",
-    "cancelled": "magenta",
-}
 
 
 class GroupByOption(StrEnum):
@@ -102,10 +96,6 @@ def _status(value: str | None) -> RunStatus | None:
         raise typer.BadParameter(
             f"{value!r} is not a run status; use one of {known}", param_hint="--status"
         ) from None
-
-
-def _styled(status: str) -> Text:
-    return cell(status, STATUS_STYLE.get(status))
 
 
 def _ago(value: datetime | None) -> str:
@@ -201,7 +191,7 @@ def runs_table(items: list[dict[str, Any]], prefixes: dict[str, str], *, wide: b
         row = [
             cell(item["run_id"] if wide else prefixes.get(item["run_id"], item["run_id"][:8])),
             *what,
-            _styled(item["status"]),
+            styled_status(item["status"]),
             cell(item["trigger_type"]),
             cell(started),
             cell(f"{item['duration_ms'] / 1000:.1f} s"),
