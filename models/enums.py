@@ -43,6 +43,13 @@ class ToolExecutionStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class RunOutcome(StrEnum):
+    """What running a hop or a step came to, as its task returns it (not a stored status)."""
+
+    COMPLETED = "completed"
+    SKIPPED = "skipped"  # already completed with its assets ready: nothing run again
+
+
 class AssetStatus(StrEnum):
     PROPOSED = "proposed"
     PENDING = "pending"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from hopflow.models.access.rows import require
 from hopflow.models.access.status import advance_to
 from hopflow.models.db import session_scope
-from hopflow.models.enums import HopStatus, MissionStatus
+from hopflow.models.enums import HopStatus, MissionStatus, RunOutcome
 from hopflow.models.orm import Hop, Mission, ToolStep, utcnow
 from hopflow.tasks.missions import hold_lease, step_run_name
 from hopflow.tasks.steps import StepOutcome, run_tool_step
@@ -29,7 +29,7 @@ class StepPlan(BaseModel):
 
 class HopOutcome(BaseModel):
     hop_id: str
-    status: str
+    status: RunOutcome
     is_final: bool
     steps: list[StepOutcome] = []
 
@@ -105,7 +105,7 @@ def run_hop(hop_id: str) -> HopOutcome:
     if done:
         with session_scope() as session:
             hop = require(session, Hop, hop_id)
-            return HopOutcome(hop_id=hop_id, status="skipped", is_final=hop.is_final)
+            return HopOutcome(hop_id=hop_id, status=RunOutcome.SKIPPED, is_final=hop.is_final)
     outcomes: list[StepOutcome] = []
     for plan in plans:
         step_task = step_task_for(plan.retries, plan.retry_delay_seconds, plan.timeout_seconds)
@@ -115,4 +115,4 @@ def run_hop(hop_id: str) -> HopOutcome:
             finish_hop(hop_id, f"step {plan.run_name} failed: {type(exc).__name__}: {exc}", owner)
             raise
     is_final = finish_hop(hop_id, None, owner)
-    return HopOutcome(hop_id=hop_id, status="completed", is_final=is_final, steps=outcomes)
+    return HopOutcome(hop_id=hop_id, status=RunOutcome.COMPLETED, is_final=is_final, steps=outcomes)

@@ -16,7 +16,7 @@ from hopflow.models.access.llm_calls import add_llm_calls
 from hopflow.models.access.rows import require
 from hopflow.models.access.status import advance_to, compare_and_set, record_event
 from hopflow.models.db import session_scope
-from hopflow.models.enums import AssetStatus, FaultSeverity, ToolExecutionStatus
+from hopflow.models.enums import AssetStatus, FaultSeverity, RunOutcome, ToolExecutionStatus
 from hopflow.models.orm import AgentConfiguration, Asset, Fault, Hop, Mission, ToolStep, utcnow
 from hopflow.models.secrets import resolve_env_refs, scrub, secret_values
 from hopflow.models.settings import Settings, get_settings
@@ -37,7 +37,7 @@ logger = logging.getLogger("hopflow.steps")
 
 class StepOutcome(BaseModel):
     step_id: str
-    status: str  # "completed" or "skipped" (already completed with its assets ready)
+    status: RunOutcome
     outputs: dict[str, str] = {}
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -265,7 +265,7 @@ def complete_step(
         publisher.submit(**view, type="markdown", flow_run_id=flow_run_id, task_run_id=task_run_id)
     return StepOutcome(
         step_id=step_id,
-        status="completed",
+        status=RunOutcome.COMPLETED,
         outputs=summaries,
         prompt_tokens=prompt,
         completion_tokens=completion,
@@ -354,7 +354,7 @@ def run_tool_step(step_id: str, run_name: str | None = None) -> StepOutcome:
     flow_run_id, task_run_id = _current_ids()
     begun = begin_step(step_id, task_run_id, owner=flow_run_id)
     if begun.skip:
-        return StepOutcome(step_id=step_id, status="skipped")
+        return StepOutcome(step_id=step_id, status=RunOutcome.SKIPPED)
     tool = get_tool(begun.tool_id)
     secrets = secret_values(begun.params)
     allowlist = Allowlist(begun.agent, tuple(begun.allowlist)) if begun.agent is not None else None

@@ -27,7 +27,7 @@ def _by_name(value: Any) -> Any:
     return value
 
 
-class Asset(BaseModel):
+class AssetView(BaseModel):
     """Asset with metadata and value representation (no full content)."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -60,7 +60,7 @@ class Asset(BaseModel):
         return {} if value is None else value
 
 
-class AssetWithContent(Asset):
+class AssetContentView(AssetView):
     """Asset with full content for tool execution."""
 
     content: Any = None
@@ -69,7 +69,7 @@ class AssetWithContent(Asset):
     size_bytes: int | None = None
 
 
-class ToolStep(BaseModel):
+class ToolStepView(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: str
@@ -102,7 +102,7 @@ class ToolStep(BaseModel):
         return [] if value is None else value
 
 
-class Hop(BaseModel):
+class HopView(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: str
@@ -121,8 +121,8 @@ class Hop(BaseModel):
     hop_metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
     updated_at: datetime
-    tool_steps: list[ToolStep] = Field(default_factory=list)
-    hop_state: dict[str, Asset] = Field(
+    tool_steps: list[ToolStepView] = Field(default_factory=list)
+    hop_state: dict[str, AssetView] = Field(
         default_factory=dict, validation_alias=AliasChoices("hop_state", "assets")
     )
 
@@ -142,19 +142,19 @@ class Hop(BaseModel):
         return {} if value is None else value
 
     @property
-    def inputs(self) -> list[Asset]:
+    def inputs(self) -> list[AssetView]:
         return [a for a in self.hop_state.values() if a.role == AssetRole.INPUT]
 
     @property
-    def outputs(self) -> list[Asset]:
+    def outputs(self) -> list[AssetView]:
         return [a for a in self.hop_state.values() if a.role == AssetRole.OUTPUT]
 
     @property
-    def intermediates(self) -> list[Asset]:
+    def intermediates(self) -> list[AssetView]:
         return [a for a in self.hop_state.values() if a.role == AssetRole.INTERMEDIATE]
 
 
-class Mission(BaseModel):
+class MissionView(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: str
@@ -168,9 +168,9 @@ class Mission(BaseModel):
     mission_metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
     updated_at: datetime
-    current_hop: Hop | None = None
-    hops: list[Hop] = Field(default_factory=list)
-    mission_state: dict[str, Asset] = Field(
+    current_hop: HopView | None = None
+    hops: list[HopView] = Field(default_factory=list)
+    mission_state: dict[str, AssetView] = Field(
         default_factory=dict, validation_alias=AliasChoices("mission_state", "assets")
     )
 
@@ -190,12 +190,12 @@ class Mission(BaseModel):
         return {} if value is None else value
 
     @property
-    def inputs(self) -> list[Asset]:
+    def inputs(self) -> list[AssetView]:
         return [a for a in self.mission_state.values() if a.role == AssetRole.INPUT]
 
     @property
-    def outputs(self) -> list[Asset]:
+    def outputs(self) -> list[AssetView]:
         return [a for a in self.mission_state.values() if a.role == AssetRole.OUTPUT]
 
 
-Mission.model_rebuild()
+MissionView.model_rebuild()

@@ -17,7 +17,7 @@ from hopflow.models.access.assets import (
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.enums import AssetRole, AssetScopeType
 from hopflow.models.orm import Asset, Hop, Mission
-from hopflow.models.schemas import Mission as MissionView
+from hopflow.models.schemas import MissionView
 from sqlalchemy.orm import Session
 
 
