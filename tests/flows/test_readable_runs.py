@@ -108,9 +108,20 @@ def test_failed_step_logs_its_context_and_the_tools_own_frames(hopflow_env: str)
         retried = [m for m in messages if m.startswith("tool http.get failed on attempt")]
         failed = [m for m in messages if m.startswith("tool http.get failed after")]
         assert len(retried) == 2 and len(failed) == 1 and url in failed[0]
-        # the traceback reaches into the tool (httpx's frames), not only Prefect's
-        tracebacks = [m for m in messages if "Traceback" in m and "ToolStepError" in m]
-        assert tracebacks and any("httpx" in m or "tasks/tools" in m for m in tracebacks)
+        # one traceback in the whole flow run, the step's, and it reaches into the tool (httpx's
+        # frames), not Prefect's engine
+        [traceback] = [m for m in messages if "Traceback" in m]
+        assert traceback == failed[0] and "ToolStepError" in traceback
+        assert "httpx" in traceback and "tasks/tools" in traceback and "prefect" not in traceback
+        # the error text only in the step's own lines (2 retries + the final one); the step's
+        # Prefect lines, the hop, fail-mission and the flow refer to it in one line each
+        error = "Connection refused"
+        assert [m for m in messages if error in m] == [*retried, failed[0]]
+        step_task = next(log.task_run_id for log in logs if log.message == failed[0])
+        references = [log for log in logs if "logged once by step-1.2:http.get" in log.message]
+        assert {log.task_run_id for log in references} >= {step_task, None}  # step and flow
+        assert len({log.task_run_id for log in references}) >= 4  # + the hop and fail-mission
+        assert all("\n" not in log.message for log in references)
 
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[uuid.UUID(flow_run_id)]))
