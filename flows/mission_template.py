@@ -16,7 +16,7 @@ from prefect.runtime import flow_run as runtime_flow_run
 
 
 def _run_name() -> str:
-    return f"mission-run/{runtime_flow_run.parameters.get('template', '?')}"
+    return str(runtime_flow_run.parameters.get("template", "?"))  # "mission-run > nightly-sales"
 
 
 @task(name="create-template-mission", task_run_name="create-template-mission")
