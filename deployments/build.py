@@ -153,10 +153,11 @@ def deploy_agents(
     work_pool: str,
     *,
     prefect_yaml: Path | None = None,
-    reconcile_seconds: int | None = 60,
+    reconcile_seconds: int | None = mirror.RECONCILER_INTERVAL_SECONDS,
     views: list[AgentView] | None = None,
 ) -> list[str]:
-    """Register every active configuration (and the reconciler) for `work_pool`'s workers; returns ids.
+    """Register every active configuration and mission template (and the reconciler: hourly, and at
+    once after a crashed or cancelled run) for `work_pool`'s workers; returns ids.
 
     Workers need hopflow installed and HOPFLOW_DATABASE_URL set: deployments load the flow by module.
     """
@@ -220,10 +221,11 @@ def prefect_yaml_document(
             {
                 "name": "sync-run-logs",
                 "tags": ["hopflow"],
-                "description": "The run-log reconciler (sync_run_logs).",
+                "description": mirror.reconciler_description(reconcile_seconds),
                 "entrypoint": RECONCILER_ENTRYPOINT,
                 "work_pool": {"name": work_pool, "work_queue_name": None, "job_variables": {}},
                 "schedules": [{"interval": reconcile_seconds, "active": True}],
+                "triggers": [event_trigger_yaml(mirror.reconciler_trigger())],
                 "concurrency_limit": 1,
             }
         )
@@ -242,9 +244,12 @@ def write_prefect_yaml(
 ) -> Path:
     header = (
         "# Written by `hopflow deploy`: the deployments of hopflow's active agent configurations\n"
-        "# and mission templates.\n"
+        "# and mission templates, and the run-log reconciler (hourly, and after a crashed or\n"
+        "# cancelled run).\n"
         "# `prefect deploy --all` registers the same ones; workers need hopflow installed and\n"
-        "# HOPFLOW_DATABASE_URL set.\n"
+        "# HOPFLOW_DATABASE_URL set. Mission templates keep their Run form (their entrypoint\n"
+        "# flow carries it); agents get Prefect's generic form from this file: `hopflow deploy`\n"
+        "# registers them with theirs.\n"
     )
     document = prefect_yaml_document(views, work_pool, reconcile_seconds)
     body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)

@@ -25,12 +25,22 @@ def think_triggers(view: LivingAgentView) -> list[DeploymentEventTrigger]:
     return [
         DeploymentEventTrigger(
             name=f"{view.name}: inbox pushed",
+            description=(
+                f"Wakes living agent {view.name}: runs one think cycle (deployment think/{view.name}) "
+                f"when a push stores a new event in its inbox ({PUSHED_EVENT} for "
+                f"{resource['prefect.resource.id']}). A push during a cycle waits its turn."
+            ),
             expect={PUSHED_EVENT},
             match=resource,
             parameters={"agent": view.name, "trigger_type": TriggerType.EVENT.value},
         ),
         DeploymentEventTrigger(
             name=f"{view.name}: push event",
+            description=(
+                f"Takes a {PUSH_EVENT} event for {resource['prefect.resource.id']} as an inbox event "
+                f"of living agent {view.name}: the cycle it runs (deployment think/{view.name}) stores "
+                "the event's payload in the inbox first, then thinks."
+            ),
             expect={PUSH_EVENT},
             match=resource,
             parameters={

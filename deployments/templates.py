@@ -16,10 +16,13 @@ from prefect.schedules import Cron, Interval, Schedule
 from prefect.utilities.callables import ParameterSchema
 
 TEMPLATE_FLOW = "mission-run"
-# Absolute, like the agents' entry in prefect.yaml (deployments/build.py).
-TEMPLATE_ENTRYPOINT = (
-    f"{Path(__file__).resolve().parents[1] / 'flows' / 'mission_template.py'}:mission_template_flow"
-)
+# Absolute, like the agents' entry in prefect.yaml (deployments/build.py). One flow per template, so
+# that `prefect deploy` gives each the Run form `hopflow serve` does (flows/template_flows.py).
+TEMPLATE_FLOWS_FILE = Path(__file__).resolve().parents[1] / "flows" / "template_flows.py"
+
+
+def template_entrypoint(name: str) -> str:
+    return f"{TEMPLATE_FLOWS_FILE}:{name}"
 
 
 def schedule_slug(text: str) -> str:
@@ -95,7 +98,7 @@ def template_yaml_entries(work_pool: str) -> list[dict[str, Any]]:
                 "version": str(view.version),
                 "tags": ["hopflow", "mission-template", f"template:{view.name}"],
                 "description": template_description(view, spec),
-                "entrypoint": TEMPLATE_ENTRYPOINT,
+                "entrypoint": template_entrypoint(view.name),
                 "parameters": {"template": view.name},
                 "work_pool": {"name": work_pool, "work_queue_name": None, "job_variables": {}},
                 "schedules": schedules,

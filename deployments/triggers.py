@@ -65,17 +65,32 @@ def event_triggers_for(view: AgentView) -> list[DeploymentEventTrigger]:
         extra: dict[str, Any] = {}
         if trigger.match_related:
             extra["match_related"] = _render_labels(trigger.match_related, context)
+        match = _render_labels(trigger.match, context)
         triggers.append(
             DeploymentEventTrigger(
                 name=f"{config.name}: {trigger.event} (trigger {n})",
-                description=trigger.description or f"run agent {config.name} on {trigger.event}",
+                description=event_trigger_description(config.name, trigger, match),
                 expect={trigger.event},
-                match=_render_labels(trigger.match, context),
+                match=match,
                 parameters=parameters,
                 **extra,
             )
         )
     return triggers
+
+
+def event_trigger_description(
+    configuration: str, trigger: EventTriggerSpec, match: dict[str, str | list[str]]
+) -> str:
+    """What the automation does, in the words the Automations page shows under its name."""
+    labels = ", ".join(f"{k}={v}" for k, v in match.items())
+    what = (
+        f"Runs agent {configuration} (deployment agent-run/{configuration}, trigger_type event) when a "
+        f"{trigger.event} event arrives" + (f" for {labels}" if labels else "") + "; the event's payload "
+        "becomes the run's payload, checked against the agent's inputs."
+        + (f" Playbook: {trigger.playbook}." if trigger.playbook else "")
+    )
+    return f"{trigger.description}\n\n{what}" if trigger.description else what
 
 
 def _render_labels(labels: dict[str, str | list[str]], context: dict[str, Any]) -> dict[str, str | list[str]]:

@@ -28,7 +28,7 @@ def _run_name() -> str:
         name = agents.read_agent(configuration_id).configuration.name
     except Exception:
         name = configuration_id
-    return f"agent/{name}/{trigger}"
+    return f"{name}/{trigger}"  # under the flow agent-run: "agent-run > shop-a/schedule"
 
 
 @task(name="snapshot-agent-run", task_run_name="snapshot-agent-run")

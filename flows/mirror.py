@@ -236,16 +236,51 @@ def sync_run_logs(
     )
 
 
-def reconciler_deployment(interval_seconds: int = 60) -> RunnerDeployment:
-    """sync_run_logs as a deployment on an interval, for `hopflow serve`; one run at a time."""
+# For workers (`hopflow deploy --work-pool`), where no `hopflow serve` process runs the reconciler as a
+# thread: an hourly run (24 a day, not 1,440) plus a run as soon as one of hopflow's runs ends in a
+# state its hooks may have missed. `hopflow serve` registers no reconciler deployment at all.
+RECONCILER_INTERVAL_SECONDS = 3600
+MISSED_HOOK_EVENTS = ("prefect.flow-run.Crashed", "prefect.flow-run.Cancelled")
+
+
+def reconciler_description(interval_seconds: int) -> str:
+    return (
+        "Mirror Prefect flow runs of hopflow's flows into agent_run_logs (the run-log reconciler), "
+        f"every {interval_seconds} s, and at once when a run of hopflow's flows is crashed or "
+        "cancelled (its hooks may not have run). State hooks mirror every other run as it ends."
+    )
+
+
+def reconciler_trigger() -> Any:
+    """Run the reconciler when a run of one of hopflow's flows (not its own) crashes or is cancelled."""
+    from prefect.events import DeploymentEventTrigger
+
+    flows = [name for name in HOPFLOW_FLOW_NAMES if name != "sync-run-logs"]  # never its own end
+    return DeploymentEventTrigger(
+        name="hopflow: mirror crashed and cancelled runs",
+        description=(
+            "Runs the run-log reconciler (sync-run-logs) when a flow run of hopflow's flows "
+            f"({', '.join(flows)}) is crashed or cancelled: a killed process or a run cancelled "
+            "before it started runs no state hook, so only the reconciler mirrors it."
+        ),
+        expect=set(MISSED_HOOK_EVENTS),
+        match={"prefect.resource.id": "prefect.flow-run.*"},
+        match_related={"prefect.resource.role": "flow", "prefect.resource.name": flows},
+    )
+
+
+def reconciler_deployment(interval_seconds: int = RECONCILER_INTERVAL_SECONDS) -> RunnerDeployment:
+    """sync_run_logs as a deployment for a work pool: an interval, the missed-hook trigger, one run at
+    a time."""
     from prefect.types.entrypoint import EntrypointType
 
     return sync_run_logs.to_deployment(  # type: ignore[return-value]  # sync outside an event loop
         name="sync-run-logs",
         interval=timedelta(seconds=interval_seconds),
+        triggers=[reconciler_trigger()],
         concurrency_limit=1,
         tags=["hopflow"],
-        description="Mirror Prefect flow runs of hopflow's flows into agent_run_logs (the reconciler).",
+        description=reconciler_description(interval_seconds),
         # By module, like the agent deployments, so a worker finds it wherever hopflow is installed.
         entrypoint_type=EntrypointType.MODULE_PATH,
     )

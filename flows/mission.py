@@ -22,11 +22,12 @@ from prefect.states import Failed, State
 
 
 def _run_name() -> str:
+    # The UI shows "<flow> > <run>": the flow says "mission", the run names which one.
     mission_id = runtime_flow_run.parameters.get("mission_id", "")
     try:
-        return f"mission/{missions.read_mission_name(mission_id)}"
+        return missions.read_mission_name(mission_id)
     except Exception:
-        return f"mission/{mission_id}"
+        return str(mission_id)
 
 
 @task(name="start-mission", task_run_name="start-mission")

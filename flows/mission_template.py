@@ -16,7 +16,7 @@ from prefect.runtime import flow_run as runtime_flow_run
 
 
 def _run_name() -> str:
-    return f"mission-run/{runtime_flow_run.parameters.get('template', '?')}"
+    return str(runtime_flow_run.parameters.get("template", "?"))  # "mission-run > nightly-sales"
 
 
 @task(name="create-template-mission", task_run_name="create-template-mission")
@@ -25,7 +25,16 @@ def create_template_mission(template: str, inputs: dict[str, Any] | None) -> str
     return templates.create_template_mission(template, inputs, str(flow_run_id) if flow_run_id else None)
 
 
-@flow(name="mission-run", flow_run_name=_run_name, log_prints=True, **mirror_hooks())
+# Shared with the per-template flows prefect.yaml names (flows/template_flows.py).
+FLOW_OPTIONS: dict[str, Any] = {
+    "name": "mission-run",
+    "flow_run_name": _run_name,
+    "log_prints": True,
+    **mirror_hooks(),
+}
+
+
+@flow(**FLOW_OPTIONS)
 def mission_template_flow(template: str, inputs: dict[str, Any] | None = None) -> str:
     """Run the mission template `template` once with `inputs` (the spec's own values where left out);
     returns the new mission's id."""

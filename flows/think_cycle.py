@@ -1,4 +1,4 @@
-"""think_cycle_flow(agent): one think cycle of a living agent (seed 003), the flow run `think/<agent>/<n>`.
+"""think_cycle_flow(agent): one think cycle of a living agent (seed 003), flow `think`, run `<agent>/<n>`.
 
 Claim the inbox, run the model loop (each model call a task run `model-call-<n>`, each tool call a task run
 `tool:<name>`), then save the consciousness and mark the events processed in one transaction. Only
@@ -29,7 +29,7 @@ def _run_name() -> str:
         number: int | str = cycles.next_cycle_number(agent)
     except Exception:
         number = "?"
-    return f"think/{agent}/{number}"
+    return f"{agent}/{number}"  # "think > assistant/3"
 
 
 # The consciousness travels in these tasks' arguments: hashing it for a cache key costs more than the call.

@@ -158,7 +158,7 @@ class MissionSummary(BaseModel):
 
 def mission_summary_markdown(summary: MissionSummary) -> str:
     """The mission at a glance: status, what failed and where, every asset with its summary."""
-    lines = [f"# mission/{summary.name}: {summary.status}", ""]
+    lines = [f"# mission {summary.name}: {summary.status}", ""]
     lines.append(
         f"Mission `{summary.mission_id}`"
         + (f", flow run `{summary.flow_run_id}`" if summary.flow_run_id else "")

@@ -1,5 +1,5 @@
 """What a ToolStep says in its run's Logs tab: the tool, each parameter's summary, each output's summary,
-LLM model and tokens, the duration, and a failure's error once.
+LLM model and tokens, the duration, and a failure's error once (with the tool's frames).
 
 Never a prompt or a secret: parameters are summarised before `${env.X}` references are resolved (a
 reference shows as ***), secret-named keys are masked, prompt-like parameters show only their length,
@@ -9,11 +9,13 @@ and every line is scrubbed of the step's resolved secret values.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hopflow.models.secrets import redact, scrub
 from hopflow.models.values import summarise
+from hopflow.tasks import error_logs
 
 fallback_logger = logging.getLogger("hopflow.steps")
 
@@ -24,6 +26,7 @@ PARAMETER_CHARS = 240
 
 def step_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
     """The current task run's logger (lines land in the run's Logs tab), else a plain one."""
+    error_logs.install()
     try:
         from prefect.logging import get_run_logger
 
@@ -88,16 +91,29 @@ def log_step_done(
     step_logger().info(scrub("\n".join(lines), list(secrets)))
 
 
-def log_step_failed(tool_id: str, error: str, seconds: float, attempt: int, final: bool) -> None:
-    """The (already scrubbed) error, once per attempt; whether Prefect retries it."""
+def log_step_failed(
+    tool_id: str,
+    failure: BaseException,
+    seconds: float,
+    attempt: int,
+    final: bool,
+    *,
+    where: str,
+    secrets: Sequence[str] = (),
+) -> None:
+    """The (already scrubbed) error, once per attempt; the last one with its traceback from the
+    step's frame down into the tool's own (scrubbed too). The hop, the flow and Prefect's own lines
+    then only refer to it (tasks/error_logs.py)."""
     logger = step_logger()
+    error = clip(str(failure), 2000)
     if final:
-        logger.error(f"tool {tool_id} failed after {seconds:.3f} s: {clip(error, 2000)}")
+        frames = "".join(traceback.format_exception(failure)).rstrip()
+        logger.error(scrub(f"tool {tool_id} failed after {seconds:.3f} s: {error}\n{frames}", list(secrets)))
     else:
         logger.warning(
-            f"tool {tool_id} failed on attempt {attempt} after {seconds:.3f} s (Prefect retries it): "
-            f"{clip(error, 2000)}"
+            f"tool {tool_id} failed on attempt {attempt} after {seconds:.3f} s (Prefect retries it): {error}"
         )
+    error_logs.mark_logged(failure, where)
 
 
 CONTEXT_PARAMETERS = ("url", "path", "file", "filename", "uri", "endpoint", "image", "container")

@@ -19,8 +19,13 @@ from hopflow.models.db import session_scope
 from hopflow.models.enums import AssetStatus, FaultSeverity, RunOutcome, ToolExecutionStatus
 from hopflow.models.orm import AgentConfiguration, Asset, Fault, Hop, Mission, ToolStep, utcnow
 from hopflow.models.secrets import resolve_env_refs, scrub, secret_values
+<<<<<<< HEAD
 from hopflow.models.settings import Settings, get_settings
 from hopflow.tasks import step_logs
+=======
+from hopflow.models.settings import PromptStorage, Settings, get_settings
+from hopflow.tasks import error_logs, step_logs
+>>>>>>> h/ui12
 from hopflow.tasks.artifacts import asset_artifact, mission_label, publisher
 from hopflow.tasks.assets import is_ready, load_value, store_value
 from hopflow.tasks.llm import LLMCallRecord, redact_prompt
@@ -33,6 +38,8 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 logger = logging.getLogger("hopflow.steps")
+# Before any run: a step's error is logged once, the hop's and the flow's lines only refer to it.
+error_logs.install()
 
 
 class StepOutcome(BaseModel):
@@ -381,14 +388,24 @@ def run_tool_step(step_id: str, run_name: str | None = None) -> StepOutcome:
             error = f"{error} ({begun.tool_id}: {context})"
         attempt = runtime_task_run.run_count if task_run_id else 1
         final = attempt > tool.retries or isinstance(exc, ToolNotAllowed)
-        step_logs.log_step_failed(begun.tool_id, error, time.perf_counter() - started, attempt, final)
+        # The tool's own frames stay in the traceback; the message is the scrubbed one and
+        # `from None` drops the original exception, whose text may carry a resolved secret.
+        failure = ToolStepError(error).with_traceback(exc.__traceback__)
+        failure.__suppress_context__ = True
+        step_logs.log_step_failed(
+            begun.tool_id,
+            failure,
+            time.perf_counter() - started,
+            attempt,
+            final,
+            where=run_name or begun.tool_id,
+            secrets=secrets,
+        )
         if final:
             fail_step(step_id, error, begun.attempt)
         else:
             requeue_step(step_id, begun.attempt, error)
-        # The tool's own frames stay in the traceback; the message is the scrubbed one and
-        # `from None` drops the original exception, whose text may carry a resolved secret.
-        raise ToolStepError(error).with_traceback(exc.__traceback__) from None
+        raise failure from None
     seconds = time.perf_counter() - started
     outcome = complete_step(step_id, output, ctx.llm_calls, flow_run_id, begun)
     step_logs.log_step_done(begun.tool_id, outcome.outputs, ctx.llm_calls, seconds, secrets)

@@ -387,9 +387,17 @@ def deploy(
     prefect_yaml: Annotated[Path, typer.Option(help="Where to write the prefect.yaml.")] = Path(
         "prefect.yaml"
     ),
-    reconcile_seconds: Annotated[int, typer.Option(help="Run-log reconciler interval.")] = 60,
+    reconcile_seconds: Annotated[
+        int,
+        typer.Option(
+            min=60,
+            help="Run-log reconciler interval (a flow run each time; it also runs when a run of hopflow's "
+            "flows crashes or is cancelled).",
+        ),
+    ] = 3600,
 ) -> None:
-    """Register every active configuration for a work pool's workers and write a prefect.yaml."""
+    """Register every active configuration and mission template for a work pool's workers and write
+    a prefect.yaml."""
     from hopflow.deployments.build import deploy_agents
 
     settings()

@@ -121,7 +121,8 @@ def test_mission_runs_hops_and_steps_as_named_task_runs_with_assets(hopflow_env:
 
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(flow_run_id)
-        assert flow_run.name == "mission/words"
+        # the UI's breadcrumb reads "mission > words": the run name does not repeat the flow's
+        assert flow_run.name == "words" and client.read_flow(flow_run.flow_id).name == "mission"
         assert flow_run.state is not None and flow_run.state.is_completed()
         assert f"mission:{mission_id}" in flow_run.tags
         task_runs = client.read_task_runs(
@@ -146,7 +147,7 @@ def test_mission_runs_hops_and_steps_as_named_task_runs_with_assets(hopflow_env:
         # the mission summary hangs on the flow run itself (not a task run) and lists the assets
         summary = next(a for a in artifacts if a.key == "words-summary")
         assert summary.type == "markdown" and summary.task_run_id is None
-        assert "mission/words: completed" in str(summary.data) and "word_count" in str(summary.data)
+        assert "# mission words: completed" in str(summary.data) and "word_count" in str(summary.data)
         # bookkeeping task runs have stable names, no random suffix
         assert {"start-mission", "prepare-next-hop", "complete-mission"} <= names
 

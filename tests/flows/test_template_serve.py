@@ -153,6 +153,7 @@ def test_deployed_template_runs_from_the_run_form_and_on_its_cron(
                 return states.get(from_form.id) == "COMPLETED" and states.get(bad.id) == "FAILED"
 
             wait_for("the form's run to complete and the bad one to fail", finished, logs, timeout=300)
+            assert client.read_flow_run(from_form.id).name == name  # "mission-run > <template>"
             failed = client.read_flow_run(bad.id)
             assert failed.state is not None and "input 'article' (text): expected string, got int" in (
                 failed.state.message or ""

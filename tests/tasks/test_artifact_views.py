@@ -75,7 +75,7 @@ def test_mission_summary_says_what_failed_and_lists_assets() -> None:
         assets=[AssetLine(name="status", role="output", type="number", status="error", summary="")],
     )
     text = mission_summary_markdown(summary)
-    assert text.startswith("# mission/fetch: failed")
+    assert text.startswith("# mission fetch: failed")
     assert "- **step-1.2:http.get in hop-1:get** failed: ConnectError (url=u)" in text
     assert "- not run: step-2.1:report.build in hop-2:report" in text
     assert "| status | output | number | error |  |" in text

@@ -89,7 +89,7 @@ def test_a_cycle_runs_the_model_loop_with_tool_calls_and_saves_everything_once(o
         flow_run = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(outcome.run_id)]))
         )[0]
-    assert flow_run.name == "think/pa/1"
+    assert flow_run.name == "pa/1"
     names = _task_run_names(outcome.run_id)
     assert [n for n in names if n.startswith(("model-call", "tool:"))] == [
         "model-call-1",
