@@ -19,13 +19,8 @@ from hopflow.models.db import session_scope
 from hopflow.models.enums import AssetStatus, FaultSeverity, RunOutcome, ToolExecutionStatus
 from hopflow.models.orm import AgentConfiguration, Asset, Fault, Hop, Mission, ToolStep, utcnow
 from hopflow.models.secrets import resolve_env_refs, scrub, secret_values
-<<<<<<< HEAD
 from hopflow.models.settings import Settings, get_settings
-from hopflow.tasks import step_logs
-=======
-from hopflow.models.settings import PromptStorage, Settings, get_settings
 from hopflow.tasks import error_logs, step_logs
->>>>>>> h/ui12
 from hopflow.tasks.artifacts import asset_artifact, mission_label, publisher
 from hopflow.tasks.assets import is_ready, load_value, store_value
 from hopflow.tasks.llm import LLMCallRecord, redact_prompt
