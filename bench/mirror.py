@@ -192,7 +192,7 @@ def bare_page_read(flow_name: str, in_flight: int = 1) -> tuple[int, float]:
 
 
 def reconciler(n: int, concurrency: int) -> list[tuple[str, str]]:
-    from hopflow.flows.mirror import sync_run_logs
+    from hopflow.flows.reconciler import sync_run_logs
     from hopflow.models.db import session_scope
     from hopflow.models.orm import AgentRunLog
 

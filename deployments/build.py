@@ -7,8 +7,9 @@ import logging
 from pathlib import Path
 from typing import Any, cast
 
-import hopflow.flows.mirror as mirror
+import hopflow.flows.reconciler as reconciler
 import yaml
+from hopflow.deployments.automations import ensure_crash_automation
 from hopflow.deployments.templates import template_deployments, template_yaml_entries
 from hopflow.deployments.triggers import event_trigger_yaml, event_triggers_for, schedule_yaml, schedules_for
 from hopflow.flows.agent_run import agent_run_flow
@@ -28,7 +29,7 @@ DEFAULT_POLL_SECONDS = 1.0
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Absolute: `prefect deploy` reads the file from where it runs, a worker from the pull step's folder.
 FLOW_ENTRYPOINT = f"{PROJECT_ROOT / 'flows' / 'agent_run.py'}:agent_run_flow"
-RECONCILER_ENTRYPOINT = f"{PROJECT_ROOT / 'flows' / 'mirror.py'}:sync_run_logs"
+RECONCILER_ENTRYPOINT = f"{PROJECT_ROOT / 'flows' / 'reconciler.py'}:sync_run_logs"
 
 
 def deployment_tags(view: AgentView) -> list[str]:
@@ -86,12 +87,12 @@ def build_deployments(views: list[AgentView] | None = None) -> list[RunnerDeploy
 
 
 def hopflow_support(reconcile_seconds: int | None) -> list[RunnerDeployment]:
-    """The run-log reconciler deployment, and the crash automation on the server (flows/mirror.py)."""
+    """The run-log reconciler deployment (flows/reconciler.py), and the crash automation on the server
+    (deployments/automations.py)."""
     extra: list[RunnerDeployment] = []
-    if reconcile_seconds is not None and hasattr(mirror, "reconciler_deployment"):
-        extra.append(mirror.reconciler_deployment(interval_seconds=reconcile_seconds))
-    if hasattr(mirror, "ensure_crash_automation"):
-        mirror.ensure_crash_automation()
+    if reconcile_seconds is not None:
+        extra.append(reconciler.reconciler_deployment(interval_seconds=reconcile_seconds))
+    ensure_crash_automation()
     extra += retention_support()
     return extra
 
@@ -153,7 +154,7 @@ def deploy_agents(
     work_pool: str,
     *,
     prefect_yaml: Path | None = None,
-    reconcile_seconds: int | None = mirror.RECONCILER_INTERVAL_SECONDS,
+    reconcile_seconds: int | None = reconciler.RECONCILER_INTERVAL_SECONDS,
     views: list[AgentView] | None = None,
 ) -> list[str]:
     """Register every active configuration and mission template (and the reconciler: hourly, and at
@@ -221,11 +222,11 @@ def prefect_yaml_document(
             {
                 "name": "sync-run-logs",
                 "tags": ["hopflow"],
-                "description": mirror.reconciler_description(reconcile_seconds),
+                "description": reconciler.reconciler_description(reconcile_seconds),
                 "entrypoint": RECONCILER_ENTRYPOINT,
                 "work_pool": {"name": work_pool, "work_queue_name": None, "job_variables": {}},
                 "schedules": [{"interval": reconcile_seconds, "active": True}],
-                "triggers": [event_trigger_yaml(mirror.reconciler_trigger())],
+                "triggers": [event_trigger_yaml(reconciler.reconciler_trigger())],
                 "concurrency_limit": 1,
             }
         )

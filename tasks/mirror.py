@@ -38,6 +38,9 @@ logger = logging.getLogger("hopflow.mirror")
 # The flows whose runs the reconciler mirrors: hopflow's work flows. A new hopflow flow that carries
 # mirror_hooks() adds its name here so the reconciler repairs what its hooks miss.
 MIRRORED_FLOWS: tuple[str, ...] = ("mission", "agent-run", "think-cycle", "mission-run")
+# Every flow hopflow defines: the crash automation touches runs of these only, never another team's
+# flows on a shared Prefect server.
+HOPFLOW_FLOW_NAMES: tuple[str, ...] = (*MIRRORED_FLOWS, "sync-run-logs", "runs-report")
 WATERMARK_NAME = "prefect-flow-runs"
 # Re-read this much before the watermark: runs created while a sync was paging, and logs that
 # reached the API after the previous sync looked, are picked up by the next one.

@@ -266,7 +266,7 @@ def sync_runs(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="also print Prefect's log lines")] = False,
 ) -> None:
     """Reconcile the run log with Prefect: mirror every run changed since the last sync."""
-    from hopflow.flows.mirror import sync_run_logs
+    from hopflow.flows.reconciler import sync_run_logs
     from hopflow.models import migrations
 
     settings()
@@ -363,7 +363,7 @@ def report_runs(
     if output is not None:
         console.print(cell(f"wrote {len(report)} row(s) to {output}"), highlight=False)
     if artifact:
-        from hopflow.flows.mirror import runs_report
+        from hopflow.flows.runs_report import runs_report
 
         # Through the runs-report flow: Prefect keeps artifacts of flow runs (free-standing ones are
         # deprecated), and the run shows in the UI next to the reconciler's.

@@ -127,8 +127,8 @@ def test_trigger_wait_failure_names_the_runs_error(hopflow_env: str) -> None:
 def test_sync_leaves_out_scheduled_runs_nobody_started(hopflow_env: str) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from hopflow.flows.mirror import sync_run_logs
     from hopflow.flows.mission import mission_flow
+    from hopflow.flows.reconciler import sync_run_logs
     from prefect.states import Scheduled
 
     with get_client(sync_client=True) as client:

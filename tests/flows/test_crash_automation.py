@@ -11,11 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hopflow.flows.mirror import (
-    CRASH_AUTOMATION_NAME,
-    HOPFLOW_FLOW_NAMES,
-    ensure_crash_automation,
-)
+from hopflow.deployments.automations import CRASH_AUTOMATION_NAME, ensure_crash_automation
+from hopflow.tasks.mirror import HOPFLOW_FLOW_NAMES
 from prefect import get_client
 from prefect.server.events.schemas.automations import EventTrigger as ServerEventTrigger
 from prefect.server.events.schemas.events import ReceivedEvent

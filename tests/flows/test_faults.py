@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hopflow.flows.mirror import sync_run_logs
 from hopflow.flows.mission import mission_flow, run_mission
+from hopflow.flows.reconciler import sync_run_logs
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.db import DatabaseUnavailable, dispose_engines, session_scope
 from hopflow.models.enums import MissionStatus, RunStatus

@@ -19,17 +19,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hopflow.deployments.cli import app
-from hopflow.flows.mirror import (
+from hopflow.deployments.automations import (
     CRASH_AUTOMATION_NAME,
     crash_automation_within,
     ensure_crash_automation,
-    mirror_hooks,
-    mirror_on_cancellation,
-    reconciler_deployment,
-    sync_run_logs,
 )
+from hopflow.deployments.cli import app
+from hopflow.flows.mirror import mirror_hooks, mirror_on_cancellation
 from hopflow.flows.mission import mission_flow, run_mission
+from hopflow.flows.reconciler import reconciler_deployment, sync_run_logs
 from hopflow.models.access.directives import create_directive
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.db import session_scope
@@ -259,7 +257,7 @@ def test_reconciler_deployment_is_an_interval_schedule_with_one_run_at_a_time() 
     assert deployment.name == "sync-run-logs" and deployment.flow_name == "sync-run-logs"
     assert deployment.schedules and deployment.schedules[0].schedule.interval == timedelta(seconds=30)
     assert deployment.concurrency_limit == 1
-    assert deployment.entrypoint == "hopflow.flows.mirror.sync_run_logs"  # a worker imports it by module
+    assert deployment.entrypoint == "hopflow.flows.reconciler.sync_run_logs"  # a worker imports it by module
 
 
 def test_crash_automation_is_created_once_and_kept_up_to_date(prefect_api: str) -> None:
@@ -581,7 +579,7 @@ def test_crash_automation_marks_a_sigkilled_run_crashed_and_sync_mirrors_it(
 
 
 def test_run_report_is_published_as_a_prefect_table_artifact(hopflow_env: str) -> None:
-    from hopflow.flows.mirror import runs_report
+    from hopflow.flows.runs_report import runs_report
 
     from tests.deployments.test_runs_commands import seed_runs
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hopflow.flows.mirror import sync_run_logs
+from hopflow.flows.reconciler import sync_run_logs
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.db import session_scope
 from hopflow.models.orm import AgentRunLog

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from hopflow.deployments.cli import app
-from hopflow.flows.mirror import MISSED_HOOK_EVENTS
+from hopflow.flows.reconciler import MISSED_HOOK_EVENTS
 from hopflow.models.db import session_scope
 from hopflow.models.enums import MissionStatus
 from hopflow.models.orm import Asset, Mission

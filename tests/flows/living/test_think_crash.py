@@ -20,7 +20,7 @@ from uuid import UUID
 
 import pytest
 import sqlalchemy as sa
-from hopflow.flows.mirror import sync_run_logs
+from hopflow.flows.reconciler import sync_run_logs
 from hopflow.models.db import session_scope
 from hopflow.models.enums import CycleStatus
 from hopflow.models.orm import AgentConsciousness, AgentRunLog, InboxEvent, ThoughtLog
