@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hopflow.flows.hop_tasks import run_hop
 from hopflow.flows.mirror import mirror_hooks
 from hopflow.tasks import missions
-from hopflow.tasks.hops import run_hop
 from hopflow.tasks.knowledge.reflections import reflect_after_mission
 from hopflow.tasks.leases import LeaseKeeper
 from hopflow.tasks.mission_summaries import publish_mission_summary

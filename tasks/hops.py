@@ -1,9 +1,8 @@
-"""Run one Hop as a Prefect task: its ToolSteps in sequence_order, each a nested task run."""
+"""Run one Hop (the hop task's work): its ToolSteps in sequence_order, each through a nested task run."""
 
 from __future__ import annotations
 
-import functools
-from typing import Any
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from hopflow.models.access.rows import require
@@ -12,8 +11,7 @@ from hopflow.models.db import session_scope
 from hopflow.models.enums import HopStatus, MissionStatus, RunOutcome
 from hopflow.models.orm import Hop, Mission, ToolStep, utcnow
 from hopflow.tasks.missions import hold_lease, step_run_name
-from hopflow.tasks.steps import StepOutcome, run_tool_step
-from prefect import task
+from hopflow.tasks.steps import StepOutcome
 from prefect.runtime import flow_run as runtime_flow_run
 from prefect.runtime import task_run as runtime_task_run
 from pydantic import BaseModel
@@ -86,17 +84,9 @@ def finish_hop(hop_id: str, error: str | None, owner: str | None = None) -> bool
         return hop.is_final
 
 
-@functools.lru_cache(maxsize=64)
-def step_task_for(retries: int, retry_delay_seconds: float, timeout_seconds: float | None) -> Any:
-    """The step task for one retry/timeout policy, built once: building a Prefect Task reads its
-    function's source (inspect.getsource), which cost milliseconds per step when done for each."""
-    return run_tool_step.with_options(
-        retries=retries, retry_delay_seconds=retry_delay_seconds, timeout_seconds=timeout_seconds
-    )
-
-
-@task(name="hop")
-def run_hop(hop_id: str) -> HopOutcome:
+def execute_hop(hop_id: str, run_step: Callable[[StepPlan], StepOutcome]) -> HopOutcome:
+    """Run one hop (the body of the hop task, flows/hop_tasks.py): begin it, run each step through
+    `run_step` (a nested task run) in sequence_order, finish it; a hop already done is skipped."""
     try:
         task_run_id, owner = runtime_task_run.id, runtime_flow_run.id
     except Exception:
@@ -108,9 +98,8 @@ def run_hop(hop_id: str) -> HopOutcome:
             return HopOutcome(hop_id=hop_id, status=RunOutcome.SKIPPED, is_final=hop.is_final)
     outcomes: list[StepOutcome] = []
     for plan in plans:
-        step_task = step_task_for(plan.retries, plan.retry_delay_seconds, plan.timeout_seconds)
         try:
-            outcomes.append(step_task(plan.step_id, run_name=plan.run_name))
+            outcomes.append(run_step(plan))
         except Exception as exc:
             finish_hop(hop_id, f"step {plan.run_name} failed: {type(exc).__name__}: {exc}", owner)
             raise

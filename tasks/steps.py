@@ -1,4 +1,4 @@
-"""Run one ToolStep as a Prefect task: resolve its parameter_mapping, call the tool, apply its
+"""Run one ToolStep (the tool-step task's work): resolve its parameter_mapping, call the tool, apply its
 result_mapping. Three short units of work (begin, then complete or fail); the tool runs between
 them with no transaction open."""
 
@@ -26,7 +26,6 @@ from hopflow.tasks.assets import is_ready, load_value, store_value
 from hopflow.tasks.llm import LLMCallRecord, redact_prompt
 from hopflow.tasks.tools import ToolContext, get_tool
 from hopflow.tasks.tools.allowlist import Allowlist, ToolNotAllowed
-from prefect import task
 from prefect.runtime import flow_run as runtime_flow_run
 from prefect.runtime import task_run as runtime_task_run
 from pydantic import BaseModel
@@ -341,18 +340,10 @@ def record_llm_calls(
     )
 
 
-def _step_run_name(parameters: dict[str, Any]) -> str:
-    return str(parameters.get("run_name") or "tool-step")
-
-
-# Prefect calls a task_run_name callable with the run's parameters when it takes `parameters`;
-# its protocol type also asks for a classmethod a plain function cannot have.
-@task(name="tool-step", task_run_name=_step_run_name)  # type: ignore[arg-type]
-def run_tool_step(step_id: str, run_name: str | None = None) -> StepOutcome:
-    """Run one ToolStep; on its last attempt a failure marks step and assets failed and opens a Fault.
-
-    `run_name` names the task run (step-<hop>.<step>:<tool>), so one task object serves every step.
-    """
+def execute_tool_step(step_id: str, run_name: str | None = None) -> StepOutcome:
+    """Run one ToolStep (the body of the tool-step task, flows/hop_tasks.py); on its last attempt a
+    failure marks step and assets failed and opens a Fault. `run_name` (step-<hop>.<step>:<tool>)
+    names it in its log lines."""
     flow_run_id, task_run_id = _current_ids()
     begun = begin_step(step_id, task_run_id, owner=flow_run_id)
     if begun.skip:
