@@ -11,11 +11,11 @@ import threading
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 import yaml
+from hopflow.models.access.missions import read_mission_assets, read_step_statuses
 from hopflow.models.db import session_scope
-from hopflow.models.enums import AssetScopeType, AssetStatus, ToolExecutionStatus
-from hopflow.models.orm import Asset, Hop, Mission, ToolStep
+from hopflow.models.enums import AssetScopeType, AssetStatus, MissionStatus, ToolExecutionStatus
+from hopflow.models.orm import Asset, Mission
 from hopflow.models.schemas.specs import MissionSpec
 from hopflow.models.secrets import has_env_refs
 from hopflow.tasks.agents.routes import deployment_name
@@ -155,14 +155,9 @@ def run_mission_in_background(mission_id: str) -> threading.Thread:
 
 
 def find_mission(session: Session, ref: str) -> Mission:
-    mission = session.get(Mission, ref)
-    if mission is None:
-        mission = session.scalars(
-            sa.select(Mission).where(Mission.name == ref).order_by(Mission.created_at.desc()).limit(1)
-        ).first()
-    if mission is None and len(ref) >= 6:
-        matches = list(session.scalars(sa.select(Mission).where(Mission.id.startswith(ref)).limit(2)))
-        mission = matches[0] if len(matches) == 1 else None
+    from hopflow.models.access.missions import find_mission as find
+
+    mission = find(session, ref, min_prefix=6)
     if mission is None:
         raise ToolInputError(f"mission: no mission with id or name {ref!r}")
     return mission
@@ -174,9 +169,7 @@ def step_progress(mission_id: str) -> tuple[int, int, str]:
         mission = session.get(Mission, mission_id)
         if mission is None:
             raise ToolInputError(f"mission: no mission with id {mission_id!r}")
-        statuses = list(
-            session.scalars(sa.select(ToolStep.status).join(Hop).where(Hop.mission_id == mission_id))
-        )
+        statuses = read_step_statuses(session, mission_id)
         done = sum(s in (ToolExecutionStatus.COMPLETED, ToolExecutionStatus.FAILED) for s in statuses)
         return done, len(statuses), mission.status.value
 
@@ -212,14 +205,19 @@ def mission_status(ref: str) -> dict[str, Any]:
 
 
 def list_missions(limit: int, status: str | None) -> list[dict[str, Any]]:
+    from hopflow.models.access.missions import list_missions as read_missions
+
+    try:
+        wanted = MissionStatus(status) if status else None
+    except ValueError:
+        raise ToolInputError(
+            f"status: {status!r} is not one of {', '.join(s.value for s in MissionStatus)}"
+        ) from None
     with session_scope() as session:
-        query = sa.select(Mission).order_by(Mission.created_at.desc()).limit(min(limit, MAX_LIST))
-        if status:
-            query = query.where(Mission.status == status)
         return [
             {"mission_id": m.id, "name": m.name, "status": m.status.value, "created_at": _iso(m.created_at),
              "completed_at": _iso(m.completed_at)}
-            for m in session.scalars(query)
+            for m, _ in read_missions(session, status=wanted, limit=min(limit, MAX_LIST))
         ]  # fmt: skip
 
 
@@ -233,15 +231,7 @@ def _asset_view(a: Asset) -> dict[str, Any]:
 
 
 def _mission_assets(session: Session, mission: Mission) -> list[Asset]:
-    from hopflow.models.access.assets import read_mission_state
-
-    assets = list(read_mission_state(session, mission.id).values())
-    hop_ids = [h.id for h in mission.hops]
-    if hop_ids:
-        assets += session.scalars(
-            sa.select(Asset).where(Asset.scope_type == AssetScopeType.HOP, Asset.scope_id.in_(hop_ids))
-        )
-    return assets
+    return read_mission_assets(session, mission.id)
 
 
 def _content_text(value: Any) -> tuple[str, str]:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import hopflow.examples
-import sqlalchemy as sa
 import typer
 from hopflow.deployments.commands.common import (
     cell,
@@ -28,13 +27,15 @@ from hopflow.deployments.commands.common import (
     write_verbatim,
 )
 from hopflow.models.access.assets import read_mission_state
+from hopflow.models.access.missions import find_mission, read_hops, read_mission_assets, read_steps
 from hopflow.models.db import session_scope
-from hopflow.models.enums import AssetScopeType, MissionStatus
-from hopflow.models.orm import Asset, Hop, Mission, ToolStep
+from hopflow.models.enums import MissionStatus
+from hopflow.models.orm import Mission
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.orm import Session
 
 missions_app = typer.Typer(help="Stored missions.", no_args_is_help=True)
 assets_app = typer.Typer(help="Assets of a mission.", no_args_is_help=True)
@@ -75,19 +76,13 @@ def progress_table(mission_id: str) -> Table:
         if mission is None:
             return table
         table.title = Text(f"mission/{mission.name}  ") + styled_status(mission.status.value)
-        hops = session.scalars(
-            sa.select(Hop).where(Hop.mission_id == mission_id).order_by(Hop.sequence_order)
-        )
-        for hop in hops:
+        for hop in read_hops(session, mission_id):
             table.add_row(
                 cell(f"hop-{hop.sequence_order}:{hop.name}", "bold"),
                 styled_status(hop.status.value),
                 cell(hop.error_message or ""),
             )
-            steps = session.scalars(
-                sa.select(ToolStep).where(ToolStep.hop_id == hop.id).order_by(ToolStep.sequence_order)
-            )
-            for step in steps:
+            for step in read_steps(session, hop.id):
                 detail = step.error_message or ", ".join((step.execution_result or {}).get("outputs", {}))
                 table.add_row(
                     cell(f"  step-{hop.sequence_order}.{step.sequence_order}:{step.tool_id}"),
@@ -107,13 +102,7 @@ def assets_table(mission_id: str, *, summaries: bool = True, wide: bool | None =
         table.add_column(col, no_wrap=True, justify="right" if col == "bytes" else "left")
     rows: list[list[Text]] = []
     with session_scope() as session:
-        hop_ids = list(session.scalars(sa.select(Hop.id).where(Hop.mission_id == mission_id)))
-        assets = list(read_mission_state(session, mission_id).values())
-        if hop_ids:
-            assets += session.scalars(
-                sa.select(Asset).where(Asset.scope_type == AssetScopeType.HOP, Asset.scope_id.in_(hop_ids))
-            ).all()
-        for a in assets:
+        for a in read_mission_assets(session, mission_id):
             values = {
                 "asset": cell(a.name),
                 "scope": cell(a.scope_type.value),
@@ -336,17 +325,10 @@ def list_missions(
     console.print(table)
 
 
-def _find_mission(session: sa.orm.Session, ref: str) -> Mission:
-    mission = session.get(Mission, ref)
+def _find_mission(session: Session, ref: str) -> Mission:
+    mission = find_mission(session, ref)
     if mission is None:
-        matches = session.scalars(
-            sa.select(Mission)
-            .where(sa.or_(Mission.name == ref, Mission.id.startswith(ref)))
-            .order_by(Mission.created_at.desc())
-        ).all()
-        if not matches:
-            raise fail(f"no mission with id or name {ref!r}")
-        mission = matches[0]
+        raise fail(f"no mission with id or name {ref!r} (an id prefix needs 4+ characters and one match)")
     return mission
 
 
@@ -406,10 +388,7 @@ def show_assets(
         if content is None:
             mission_id = found.id
         else:
-            hop_ids = [h.id for h in found.hops]
-            asset = session.scalars(
-                sa.select(Asset).where(Asset.name == content, Asset.scope_id.in_([found.id, *hop_ids]))
-            ).first()
+            asset = next((a for a in read_mission_assets(session, found.id) if a.name == content), None)
             if asset is None:
                 raise fail(f"mission {found.name!r} has no asset named {content!r}")
             value = load_value(asset)

@@ -1,13 +1,15 @@
-"""Listing stored missions: newest first, by status and by tags (the one tags/taggings scheme)."""
+"""Reading stored missions: listing them (newest first, by status and tags), finding one by id, name
+or id prefix, and their hops, steps and assets."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 import sqlalchemy as sa
+from hopflow.models.access.assets import read_scope_assets
 from hopflow.models.access.tags import ids_tagged, normalise_tags
-from hopflow.models.enums import MissionStatus
-from hopflow.models.orm import Hop, Mission
+from hopflow.models.enums import AssetScopeType, MissionStatus, ToolExecutionStatus
+from hopflow.models.orm import Asset, Hop, Mission, ToolStep
 from sqlalchemy.orm import Session
 
 
@@ -33,3 +35,50 @@ def list_missions(
     if names:
         stmt = stmt.where(Mission.id.in_(ids_tagged("missions", names)))
     return [(mission, hops) for mission, hops in session.execute(stmt).tuples()]
+
+
+def find_mission(session: Session, ref: str, *, min_prefix: int = 4) -> Mission | None:
+    """The mission with this id, else the newest one with this name, else the one whose id starts
+    with `ref` (at least `min_prefix` characters, and only one such mission); None otherwise."""
+    mission = session.get(Mission, ref)
+    if mission is None:
+        mission = session.scalars(
+            sa.select(Mission).where(Mission.name == ref).order_by(Mission.created_at.desc()).limit(1)
+        ).first()
+    if mission is None and len(ref) >= min_prefix:
+        matches = list(session.scalars(sa.select(Mission).where(Mission.id.startswith(ref)).limit(2)))
+        mission = matches[0] if len(matches) == 1 else None
+    return mission
+
+
+def read_hops(session: Session, mission_id: str) -> list[Hop]:
+    """The mission's hops in sequence_order (each with its tool_steps relationship)."""
+    return list(
+        session.scalars(sa.select(Hop).where(Hop.mission_id == mission_id).order_by(Hop.sequence_order))
+    )
+
+
+def read_steps(session: Session, hop_id: str) -> list[ToolStep]:
+    """The hop's tool steps in sequence_order."""
+    return list(
+        session.scalars(
+            sa.select(ToolStep).where(ToolStep.hop_id == hop_id).order_by(ToolStep.sequence_order)
+        )
+    )
+
+
+def read_step_statuses(session: Session, mission_id: str) -> list[ToolExecutionStatus]:
+    """The status of every tool step of the mission (for progress counts)."""
+    return list(session.scalars(sa.select(ToolStep.status).join(Hop).where(Hop.mission_id == mission_id)))
+
+
+def read_mission_assets(session: Session, mission_id: str) -> list[Asset]:
+    """Every asset of the mission: its own (inputs, outputs), then its hops' intermediates."""
+    assets = read_scope_assets(session, AssetScopeType.MISSION, mission_id)
+    hop_ids = sa.select(Hop.id).where(Hop.mission_id == mission_id).scalar_subquery()
+    assets += session.scalars(
+        sa.select(Asset)
+        .where(Asset.scope_type == AssetScopeType.HOP, Asset.scope_id.in_(hop_ids))
+        .order_by(Asset.created_at, Asset.name)
+    )
+    return assets
