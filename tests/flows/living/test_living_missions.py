@@ -116,7 +116,7 @@ def test_start_mission_from_a_spec_runs_it_as_a_subflow_and_answers_id_and_statu
         assert mission_run.parent_task_run_id is not None
         parent = client.read_task_run(mission_run.parent_task_run_id)
     assert str(parent.flow_run_id) == outcome.run_id
-    assert mission_run.name == "agent-words"  # the UI: mission › agent-words
+    assert mission_run.name == "agent-words"  # under the flow named mission
 
     # The cycle's thought: what it did, never the event's text or the model's answer.
     with session_scope() as s:
