@@ -8,9 +8,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from hopflow.models.access.assets import create_asset, read_mission_state
 from hopflow.models.access.leases import acquire_lease, release_lease, require_lease
+from hopflow.models.access.missions import (
+    count_steps_and_tokens,
+    read_hops,
+    read_mission_assets,
+    read_steps_in_flight,
+)
 from hopflow.models.access.status import advance_to, record_event
 from hopflow.models.access.tags import set_tags
 from hopflow.models.db import session_scope
@@ -335,12 +340,7 @@ def start_mission(mission_id: str, flow_run_id: str | None, owner: str | None = 
 
 def _requeue_steps_in_flight(session: Session, mission: Mission) -> None:
     """Steps left executing by a runner whose lease this one took over: back to ready_to_execute."""
-    in_flight = session.scalars(
-        sa.select(ToolStep)
-        .join(Hop, Hop.id == ToolStep.hop_id)
-        .where(Hop.mission_id == mission.id, ToolStep.status == ToolExecutionStatus.EXECUTING)
-    )
-    for step in in_flight:
+    for step in read_steps_in_flight(session, mission.id):
         reason = "its runner stopped mid-step (lease taken over)"
         advance_to(session, step, ToolExecutionStatus.READY_TO_EXECUTE, reason=reason)
         for target in (step.result_mapping or {}).values():
@@ -369,7 +369,7 @@ def prepare_next_hop(
         hold_lease(session, mission_id, owner)
         mission = _mission(session, mission_id)
         advance_to(session, mission, MissionStatus.BUILDING_HOP)
-        hops = _hops(session, mission.id)
+        hops = read_hops(session, mission.id)
         hop = next((h for h in hops if h.status != HopStatus.COMPLETED), None)
         request = None
         if hop is None and not any(h.is_final for h in hops):
@@ -390,19 +390,13 @@ def prepare_next_hop(
             agent_configuration_id=mission.agent_configuration_id,
         )
         record_planner_thought(session, mission, request.tool_id, reason)
-        hops = _hops(session, mission.id)
+        hops = read_hops(session, mission.id)
         if len(hops) != request.hop_count:
             raise RuntimeError(f"mission {mission.name!r}: its hops changed while the planner ran")
         hop = (
             _add_planned_hop(session, mission, hops, request.tool_id, output) if output is not None else None
         )
         return _ready_hop(session, mission, hop)
-
-
-def _hops(session: Session, mission_id: str) -> list[Hop]:
-    return list(
-        session.scalars(sa.select(Hop).where(Hop.mission_id == mission_id).order_by(Hop.sequence_order))
-    )
 
 
 def _ready_hop(session: Session, mission: Mission, hop: Hop | None) -> NextHop | None:
@@ -463,27 +457,17 @@ def complete_mission(mission_id: str, owner: str | None = None) -> MissionResult
 
 
 def mission_result(session: Session, mission: Mission) -> MissionResult:
-    from hopflow.models.orm import LLMCall
-
     state = read_mission_state(session, mission.id)
-    steps = session.scalar(
-        sa.select(sa.func.count()).select_from(ToolStep).join(Hop).where(Hop.mission_id == mission.id)
-    )
-    tokens = session.execute(
-        sa.select(
-            sa.func.coalesce(sa.func.sum(LLMCall.prompt_tokens), 0),
-            sa.func.coalesce(sa.func.sum(LLMCall.completion_tokens), 0),
-        ).where(LLMCall.mission_id == mission.id)
-    ).one()
+    steps, prompt_tokens, completion_tokens = count_steps_and_tokens(session, mission.id)
     return MissionResult(
         mission_id=mission.id,
         name=mission.name,
         status=mission.status,
         outputs={a.name: a.content_summary or "" for a in state.values() if a.role == AssetRole.OUTPUT},
         hop_count=len(mission.hops),
-        step_count=int(steps or 0),
-        prompt_tokens=int(tokens[0]),
-        completion_tokens=int(tokens[1]),
+        step_count=steps,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
     )
 
 
@@ -529,14 +513,4 @@ def read_mission_result(mission_id: str) -> MissionResult:
 def mission_asset_rows(mission_id: str) -> list[dict[str, Any]]:
     """Every asset of the mission, mission- and hop-scoped, as rows for the UI's table artifact."""
     with session_scope() as session:
-        hop_ids = list(session.scalars(sa.select(Hop.id).where(Hop.mission_id == mission_id)))
-        assets = list(read_mission_state(session, mission_id).values())
-        if hop_ids:
-            assets += list(
-                session.scalars(
-                    sa.select(Asset)
-                    .where(Asset.scope_type == AssetScopeType.HOP, Asset.scope_id.in_(hop_ids))
-                    .order_by(Asset.created_at)
-                )
-            )
-        return asset_table_rows(assets)
+        return asset_table_rows(read_mission_assets(session, mission_id))

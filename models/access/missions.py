@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from hopflow.models.access.assets import read_scope_assets
 from hopflow.models.access.tags import ids_tagged, normalise_tags
 from hopflow.models.enums import AssetScopeType, MissionStatus, ToolExecutionStatus
-from hopflow.models.orm import Asset, Hop, Mission, ToolStep
+from hopflow.models.orm import Asset, Hop, LLMCall, Mission, ToolStep
 from sqlalchemy.orm import Session
 
 
@@ -82,3 +82,28 @@ def read_mission_assets(session: Session, mission_id: str) -> list[Asset]:
         .order_by(Asset.created_at, Asset.name)
     )
     return assets
+
+
+def read_steps_in_flight(session: Session, mission_id: str) -> list[ToolStep]:
+    """The mission's tool steps left executing (by a runner that may be gone)."""
+    return list(
+        session.scalars(
+            sa.select(ToolStep)
+            .join(Hop, Hop.id == ToolStep.hop_id)
+            .where(Hop.mission_id == mission_id, ToolStep.status == ToolExecutionStatus.EXECUTING)
+        )
+    )
+
+
+def count_steps_and_tokens(session: Session, mission_id: str) -> tuple[int, int, int]:
+    """(tool steps, prompt tokens, completion tokens) of the mission."""
+    steps = session.scalar(
+        sa.select(sa.func.count()).select_from(ToolStep).join(Hop).where(Hop.mission_id == mission_id)
+    )
+    prompt, completion = session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(LLMCall.prompt_tokens), 0),
+            sa.func.coalesce(sa.func.sum(LLMCall.completion_tokens), 0),
+        ).where(LLMCall.mission_id == mission_id)
+    ).one()
+    return int(steps or 0), int(prompt), int(completion)
