@@ -289,10 +289,17 @@ ALLOWED_TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
         terminal=(A.EXPIRED,),
         escape=(A.ERROR,),
     ),
+    # The run log mirrors Prefect, whose word is final: hooks and the reconciler write in any order,
+    # so a late non-final state never reopens a finished run, while Prefect's final state corrects
+    # a final one a hook wrote first (a cancellation recorded at CANCELLING that ended COMPLETED).
+    # A flow retry goes back to pending (AwaitingRetry is a scheduled state).
     RunStatus: _machine(
         {
             RunStatus.PENDING: (RunStatus.RUNNING, RunStatus.SUCCESS),
-            RunStatus.RUNNING: (RunStatus.SUCCESS,),
+            RunStatus.RUNNING: (RunStatus.SUCCESS, RunStatus.PENDING),
+            RunStatus.SUCCESS: (RunStatus.ERROR, RunStatus.CANCELLED),
+            RunStatus.ERROR: (RunStatus.SUCCESS, RunStatus.CANCELLED),
+            RunStatus.CANCELLED: (RunStatus.SUCCESS, RunStatus.ERROR),
         },
         terminal=(RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.CANCELLED),
         escape=(RunStatus.ERROR, RunStatus.CANCELLED),

@@ -15,7 +15,14 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from hopflow.models.access.status import record_event
-from hopflow.models.enums import LastRunStatus, RunArtifactKind, RunStatus, TriggerType, is_terminal
+from hopflow.models.enums import (
+    LastRunStatus,
+    RunArtifactKind,
+    RunStatus,
+    TriggerType,
+    can_transition,
+    is_terminal,
+)
 from hopflow.models.orm import (
     AgentConfiguration,
     AgentRunLog,
@@ -104,7 +111,9 @@ def _merge(
     if prefect_state is not None:
         new_status = run_status_for(prefect_state)
         current = row.status
-        if not (is_terminal(current) and not is_terminal(new_status)):
+        # RunStatus's declared machine (models/enums.py) is the rule: a move it does not allow (a late
+        # running hook after the final state) leaves the row as it is.
+        if current == new_status or can_transition(current, new_status):
             if current != new_status:
                 event = {
                     "action": "status_changed", "subject_type": "agent_run_logs", "subject_id": row.run_id,
@@ -138,7 +147,7 @@ def upsert_run_log(
     """Create or merge the run log row of flow run `run_id`; returns it (locked on PostgreSQL).
 
     `prefect_state` is a Prefect state type (RUNNING, COMPLETED, CRASHED, ...): it sets `status`
-    unless the row already holds a terminal status and this one is not terminal.
+    when RunStatus's declared machine allows the move (a late non-final state never reopens a run).
     """
     _check_fields(fields, "upsert_run_log")
     _insert_missing(session, [run_id])

@@ -20,7 +20,7 @@ from hopflow.models.access.runs import (
     write_watermark,
 )
 from hopflow.models.db import session_scope
-from hopflow.models.enums import RunStatus
+from hopflow.models.enums import RunStatus, can_transition
 from hopflow.models.orm import AgentConfiguration, AgentDefinition, AgentRunLog, Event
 from sqlalchemy.orm import Session
 
@@ -64,6 +64,25 @@ def test_batch_never_undoes_a_terminal_status_and_never_erases(session: Session)
     assert (rows[done].status, rows[done].prefect_state) == (RunStatus.SUCCESS, "COMPLETED")
     assert (rows[done].output_preview, rows[done].step_count, rows[done].duration_ms) == ("kept", 3, 2000)
     assert rows[running].status == RunStatus.RUNNING and rows[running].end_time is None
+
+
+def test_run_log_moves_follow_the_declared_run_status_machine(session: Session) -> None:
+    """A flow retry goes back to pending, a late running never reopens a finished run, and Prefect's
+    final word corrects a final status a hook wrote first; each change is an event."""
+    run = rid()
+    seen = []
+    for state in ("RUNNING", "SCHEDULED", "RUNNING", "CANCELLED", "RUNNING", "COMPLETED", "PENDING"):
+        seen.append(upsert_run_log(session, run, prefect_state=state).status)
+    assert seen == [
+        RunStatus.RUNNING, RunStatus.PENDING, RunStatus.RUNNING, RunStatus.CANCELLED,
+        RunStatus.CANCELLED, RunStatus.SUCCESS, RunStatus.SUCCESS,
+    ]  # fmt: skip
+    for current, target in zip(seen, seen[1:], strict=False):
+        assert current == target or can_transition(current, target)
+    changes = session.scalars(
+        sa.select(Event).where(Event.subject_id == run, Event.action == "status_changed")
+    ).all()
+    assert len(changes) == 5  # pending->running, ->pending, ->running, ->cancelled, ->success
 
 
 def test_batch_applies_updates_of_one_run_in_order_and_records_each_status_change(session: Session) -> None:
