@@ -3,6 +3,7 @@ the since-last-successful-run window, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -77,7 +78,7 @@ def test_run_log_moves_follow_the_declared_run_status_machine(session: Session) 
         RunStatus.RUNNING, RunStatus.PENDING, RunStatus.RUNNING, RunStatus.CANCELLED,
         RunStatus.CANCELLED, RunStatus.SUCCESS, RunStatus.SUCCESS,
     ]  # fmt: skip
-    for current, target in zip(seen, seen[1:], strict=False):
+    for current, target in itertools.pairwise(seen):
         assert current == target or can_transition(current, target)
     changes = session.scalars(
         sa.select(Event).where(Event.subject_id == run, Event.action == "status_changed")
