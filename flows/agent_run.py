@@ -26,7 +26,7 @@ def _run_name() -> str:
     trigger = params.get("trigger_type", "manual")
     try:
         name = agents.read_agent(configuration_id).configuration.name
-    except Exception:
+    except LookupError:  # an unknown configuration: snapshot-agent-run fails the run with the error
         name = configuration_id
     return f"{name}/{trigger}"  # under the flow agent-run: "agent-run > shop-a/schedule"
 

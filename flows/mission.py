@@ -26,7 +26,7 @@ def _run_name() -> str:
     mission_id = runtime_flow_run.parameters.get("mission_id", "")
     try:
         return missions.read_mission_name(mission_id)
-    except Exception:
+    except LookupError:  # an unknown mission: start-mission fails the run with the error
         return str(mission_id)
 
 

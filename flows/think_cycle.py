@@ -27,7 +27,7 @@ def _run_name() -> str:
     agent = runtime_flow_run.parameters.get("agent", "")
     try:
         number: int | str = cycles.next_cycle_number(agent)
-    except Exception:
+    except LookupError:  # an unknown agent (CycleError): begin-cycle fails the run with the error
         number = "?"
     return f"{agent}/{number}"  # "think > assistant/3"
 
