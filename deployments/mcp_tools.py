@@ -11,13 +11,11 @@ import threading
 from datetime import datetime
 from typing import Any
 
-import yaml
 from hopflow.models.access.missions import read_mission_assets, read_step_statuses
 from hopflow.models.db import session_scope
 from hopflow.models.enums import AssetScopeType, AssetStatus, MissionStatus, ToolExecutionStatus
 from hopflow.models.orm import Asset, Mission
 from hopflow.models.schemas.specs import MissionSpec
-from hopflow.models.secrets import has_env_refs
 from hopflow.tasks.agents.routes import deployment_name
 from sqlalchemy.orm import Session
 
@@ -33,70 +31,15 @@ class ToolInputError(ValueError):
 
 
 # --- missions ------------------------------------------------------------------------------------
-def _depth(value: Any, limit: int, level: int = 0) -> None:
-    if level > limit:
-        raise ToolInputError(f"spec: nested deeper than {limit} levels")
-    if isinstance(value, dict):
-        for v in value.values():
-            _depth(v, limit, level + 1)
-    elif isinstance(value, list):
-        for v in value:
-            _depth(v, limit, level + 1)
-
-
-def _env_ref_path(value: Any, path: str = "") -> str | None:
-    """The dotted path of the first `${env.X}` reference in the value (keys included), or None."""
-    if isinstance(value, str):
-        return (path or "(root)") if has_env_refs(value) else None
-    items: list[tuple[Any, Any]] = (
-        list(value.items())
-        if isinstance(value, dict)
-        else list(enumerate(value))
-        if isinstance(value, list)
-        else []
-    )
-    for key, item in items:
-        here = f"{path}.{key}" if path else str(key)
-        if has_env_refs(key) or (found := _env_ref_path(item, here)) is not None:
-            return here if has_env_refs(key) else found
-    return None
-
-
 def parse_spec_text(text: str) -> MissionSpec:
-    """A spec given as YAML or JSON text: bounded in size and depth, no YAML aliases, no input files
-    (a client must not make the server read its own files)."""
-    from hopflow.tasks.specs import SpecError, SpecIssue, parse_mission_spec
+    """A spec given as YAML or JSON text: bounded, no YAML aliases, no `${env.X}` (a token holder must
+    not read the server's environment), no input files (nor make the server read its own files)."""
+    from hopflow.tasks.outside_specs import OutsideSpecError, parse_outside_spec
 
-    if len(text.encode("utf-8")) > MAX_SPEC_BYTES:
-        raise ToolInputError(f"spec: larger than {MAX_SPEC_BYTES} bytes")
     try:
-        if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text)):
-            raise ToolInputError("spec: YAML aliases (*name) are not accepted")
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ToolInputError(
-            f"spec: not valid YAML/JSON{where}: {getattr(exc, 'problem', None) or exc}"
-        ) from None
-    _depth(data, MAX_SPEC_DEPTH)
-    env_ref = _env_ref_path(data)
-    if env_ref is not None:
-        # A client's spec is outside input: resolving its references would hand the server's
-        # environment to whoever holds the token. Secrets belong in specs an operator deploys.
-        raise ToolInputError(
-            f"spec.{env_ref}: ${{env.X}} references are not accepted over MCP; deploy the spec as a "
-            "template (`hopflow missions deploy`) and start it by name"
-        )
-    spec = parse_mission_spec(data)
-    issues = [
-        SpecIssue(("inputs", i, "file"), "input files are not accepted over MCP; give `content`")
-        for i, item in enumerate(spec.inputs)
-        if item.file is not None
-    ]
-    if issues:
-        raise SpecError(issues, "spec")
-    return spec
+        return parse_outside_spec(text, source="over MCP", max_bytes=MAX_SPEC_BYTES, max_depth=MAX_SPEC_DEPTH)
+    except OutsideSpecError as exc:
+        raise ToolInputError(str(exc)) from None
 
 
 def _spec_error(exc: Any) -> ToolInputError:

@@ -8,20 +8,18 @@ files (the model must not make hopflow read its own disk), input values typed as
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.access.templates import read_mission_template
 from hopflow.models.db import session_scope
 from hopflow.models.schemas.specs import MissionSpec
-from hopflow.models.secrets import has_env_refs
 from hopflow.tasks.chat import ToolCall
 from hopflow.tasks.missions import MissionResult, create_mission_from_spec, read_mission_result
-from hopflow.tasks.specs import SpecError, SpecIssue, parse_mission_spec, render_path
+from hopflow.tasks.outside_specs import OutsideSpecError, parse_outside_spec
+from hopflow.tasks.specs import SpecError, SpecIssue, render_path
 from hopflow.tasks.templates import check_template_inputs, spec_with_inputs
 from pydantic import BaseModel
 
@@ -71,63 +69,16 @@ class StartedMission(BaseModel):
     source: str  # "template:<name>" or "spec"
 
 
-def _depth(value: Any, limit: int) -> int:
-    stack = [(value, 1)]
-    deepest = 0
-    while stack and deepest <= limit:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if isinstance(item, dict):
-            stack += [(v, depth + 1) for v in item.values()]
-        elif isinstance(item, list):
-            stack += [(v, depth + 1) for v in item]
-    return deepest
-
-
-def _spec_document(raw: Any) -> Any:
-    """The spec as data: text parsed as YAML/JSON (no aliases), an object as given; both bounded."""
-    if isinstance(raw, str):
-        if len(raw) > MAX_SPEC_CHARS:
-            raise MissionRequestError(f"spec: longer than {MAX_SPEC_CHARS} characters")
-        try:
-            if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(raw)):
-                raise MissionRequestError("spec: YAML aliases (*name) are not accepted")
-            data = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            problem = getattr(exc, "problem", None) or exc
-            raise MissionRequestError(f"spec: not valid YAML or JSON: {problem}") from None
-    elif isinstance(raw, dict):
-        data = raw
-        try:
-            size = len(json.dumps(data, default=str))
-        except (TypeError, ValueError, RecursionError):
-            raise MissionRequestError("spec: not a JSON object") from None
-        if size > MAX_SPEC_CHARS:
-            raise MissionRequestError(f"spec: larger than {MAX_SPEC_CHARS} characters as JSON")
-    else:
-        raise MissionRequestError("spec: give an object or YAML/JSON text")
-    if _depth(data, MAX_SPEC_DEPTH) > MAX_SPEC_DEPTH:
-        raise MissionRequestError(f"spec: nested deeper than {MAX_SPEC_DEPTH} levels")
-    return data
-
-
 def parse_model_spec(raw: Any) -> MissionSpec:
     """A spec the model wrote, as a MissionSpec, or MissionRequestError naming every problem."""
-    data = _spec_document(raw)
-    if has_env_refs(data):
-        raise MissionRequestError("spec: ${env.X} references are not accepted in a spec a model writes")
     try:
-        spec = parse_mission_spec(data)
+        return parse_outside_spec(
+            raw, source="from a model", max_bytes=MAX_SPEC_CHARS, max_depth=MAX_SPEC_DEPTH
+        )
+    except OutsideSpecError as exc:
+        raise MissionRequestError(str(exc)) from None
     except SpecError as exc:
         raise MissionRequestError(_issues(exc.issues, "spec")) from None
-    files = [
-        SpecIssue(("inputs", i, "file"), "input files are not accepted from a model; give `content`")
-        for i, item in enumerate(spec.inputs)
-        if item.file is not None
-    ]
-    if files:
-        raise MissionRequestError(_issues(files, "spec"))
-    return spec
 
 
 def _issues(issues: list[SpecIssue], where: str) -> str:
