@@ -9,35 +9,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hopflow.deployments.cli import app
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.access.tags import read_tags
 from hopflow.models.db import session_scope
 from hopflow.models.orm import Entity, Mission, PlanTask, Tagging, utcnow
 from hopflow.tasks.missions import create_mission_from_spec
 from hopflow.tasks.specs import SpecError, parse_mission_spec
-from typer.testing import CliRunner
 
+from tests.deployments.cli import count, invoke, refused
 from tests.tasks.agents.factories import blueprint, write_yaml
-
-runner = CliRunner()
-
-
-def invoke(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def refused(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 1, result.output
-    return result.output
-
-
-def count(model: type) -> int:
-    with session_scope() as session:
-        return session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
 
 
 # --- entities ----------------------------------------------------------------------------------------

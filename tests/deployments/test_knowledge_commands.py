@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from hopflow.deployments.cli import app
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.access.thoughts import ensure_agent_entity, record_thought
 from hopflow.models.db import session_scope
@@ -26,26 +25,8 @@ from hopflow.models.orm import (
 )
 from hopflow.tasks.missions import create_mission_from_spec
 from hopflow.tasks.specs import parse_mission_spec
-from typer.testing import CliRunner
 
-runner = CliRunner()
-
-
-def invoke(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def refused(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 1, result.output
-    return result.output
-
-
-def count(model: type) -> int:
-    with session_scope() as session:
-        return session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+from tests.deployments.cli import count, invoke, refused
 
 
 def test_memory_add_search_show_forget(hopflow_env: str) -> None:
