@@ -274,6 +274,7 @@ ALLOWED_TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
             T.READY_TO_EXECUTE: (T.EXECUTING,),
             T.EXECUTING: (T.COMPLETED, T.READY_TO_EXECUTE),  # back to ready: resume after a crash
             T.FAILED: (T.READY_TO_EXECUTE,),  # resume
+            T.COMPLETED: (T.READY_TO_EXECUTE,),  # redo: an output asset went missing (its file, say)
         },
         terminal=(T.COMPLETED, T.FAILED, T.CANCELLED),
         escape=(T.FAILED, T.CANCELLED),

@@ -109,13 +109,15 @@ def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None =
                 subject_id=step.id,
                 description="completed step rerun: an output asset is not ready",
             )
-            observed = ToolExecutionStatus.READY_TO_EXECUTE
-            session.execute(
-                sa.update(ToolStep)
-                .where(ToolStep.id == step.id, ToolStep.status == ToolExecutionStatus.COMPLETED)
-                .values(status=observed)
-                .execution_options(synchronize_session=False)
-            )
+            if compare_and_set(
+                session,
+                ToolStep,
+                step.id,
+                ToolExecutionStatus.COMPLETED,
+                ToolExecutionStatus.READY_TO_EXECUTE,
+                reason="completed step rerun: an output asset is not ready",
+            ):
+                observed = ToolExecutionStatus.READY_TO_EXECUTE
         # Our own task run's previous attempt, ended where it could not requeue the step (a
         # time-out): Prefect is retrying it, and this runner holds the lease.
         own_retry = bool(task_run_id) and step.task_run_id == task_run_id

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 import yaml
 from hopflow.flows.mission import run_mission
 from hopflow.models.access.identity import ensure_user
+from hopflow.models.access.status import advance_to
 from hopflow.models.db import session_scope
 from hopflow.models.enums import AssetStatus, HopStatus, MissionStatus, ToolExecutionStatus
 from hopflow.models.orm import Asset, Event, Fault, Hop, Mission, ToolStep
@@ -275,6 +276,43 @@ def test_cancelled_mission_cancels_unfinished_work_and_is_not_rerun(hopflow_env:
         statuses = {s.status for s in session.scalars(sa.select(ToolStep))}
         assert statuses == {ToolExecutionStatus.CANCELLED}
         assert {h.status for h in session.scalars(sa.select(Hop))} == {HopStatus.CANCELLED}
+
+
+def test_resume_redoes_a_completed_step_whose_output_is_gone_through_the_declared_machine(
+    hopflow_env: str, tmp_path: Path
+) -> None:
+    spec = words_spec()
+    spec["hops"][1]["steps"].append(
+        {
+            "tool": "files.read",
+            "parameter_mapping": {"path": {"literal": "later.txt"}},
+            "result_mapping": {"text": {"asset": "notes", "role": "output"}},
+        }
+    )
+    mission_id = store(spec)
+    with pytest.raises(Exception, match=r"later\.txt"):
+        run_mission(mission_id)
+    with session_scope() as session:
+        sentences = session.scalars(sa.select(Asset).where(Asset.name == "sentences")).one()
+        advance_to(session, sentences, AssetStatus.ERROR, reason="its stored content was lost")
+    (tmp_path / "uploads" / "later.txt").write_text("now it exists")
+    assert run_mission(mission_id).status == MissionStatus.COMPLETED
+    with session_scope() as session:
+        split = session.scalars(sa.select(ToolStep).where(ToolStep.tool_id == "text.split")).one()
+        assert split.status == ToolExecutionStatus.COMPLETED and split.attempts == 2  # redone once
+        moves = [
+            (e.before["status"], e.after["status"])
+            for e in session.scalars(
+                sa.select(Event)
+                .where(Event.subject_id == split.id, Event.action == "status_changed")
+                .order_by(Event.created_at)
+            )
+        ]
+        assert ("completed", "ready_to_execute") in moves  # the redo is a declared, recorded move
+        redo = sa.select(Event).where(Event.subject_id == split.id, Event.action == "step_redo")
+        assert len(session.scalars(redo).all()) == 1
+        kept = session.scalars(sa.select(ToolStep).where(ToolStep.tool_id == "text.count")).one()
+        assert kept.attempts == 1  # its hop was complete: not redone
 
 
 @pytest.mark.slow
