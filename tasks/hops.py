@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import sqlalchemy as sa
+from hopflow.models.access.missions import read_steps
 from hopflow.models.access.rows import require
 from hopflow.models.access.status import advance_to
 from hopflow.models.db import session_scope
 from hopflow.models.enums import HopStatus, MissionStatus, RunOutcome
-from hopflow.models.orm import Hop, Mission, ToolStep, utcnow
+from hopflow.models.orm import Hop, Mission, utcnow
 from hopflow.tasks.missions import hold_lease, step_run_name
 from hopflow.tasks.steps import StepOutcome
 from prefect.runtime import flow_run as runtime_flow_run
@@ -49,11 +49,8 @@ def begin_hop(hop_id: str, task_run_id: str | None, owner: str | None = None) ->
         hop.started_at = hop.started_at or utcnow()
         hop.task_run_id = task_run_id
         hop.error_message = None
-        steps = session.scalars(
-            sa.select(ToolStep).where(ToolStep.hop_id == hop.id).order_by(ToolStep.sequence_order)
-        )
         plans = []
-        for step in steps:
+        for step in read_steps(session, hop.id):
             cfg = step.resource_configs or {}
             plans.append(
                 StepPlan(

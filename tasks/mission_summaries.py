@@ -3,11 +3,9 @@ with their summaries, tokens) and posted as a Markdown artifact on the flow runs
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from hopflow.models.access.assets import read_mission_state
+from hopflow.models.access.missions import count_steps_and_tokens, read_hops, read_mission_assets, read_steps
 from hopflow.models.db import session_scope
-from hopflow.models.enums import AssetScopeType
-from hopflow.models.orm import Asset, Hop, LLMCall, Mission, ToolStep
+from hopflow.models.orm import Mission
 from hopflow.tasks.artifact_views import (
     AssetLine,
     MissionSummary,
@@ -26,14 +24,9 @@ def read_mission_summary(mission_id: str) -> tuple[MissionSummary, str]:
         mission = session.get(Mission, mission_id)
         if mission is None:
             raise LookupError(f"no mission with id {mission_id!r}")
-        hops = list(
-            session.scalars(sa.select(Hop).where(Hop.mission_id == mission_id).order_by(Hop.sequence_order))
-        )
         steps: list[StepLine] = []
-        for hop in hops:
-            for step in session.scalars(
-                sa.select(ToolStep).where(ToolStep.hop_id == hop.id).order_by(ToolStep.sequence_order)
-            ):
+        for hop in read_hops(session, mission_id):
+            for step in read_steps(session, hop.id):
                 steps.append(
                     StepLine(
                         run_name=f"{step_run_name(hop, step)} in hop-{hop.sequence_order}:{hop.name}",
@@ -41,21 +34,8 @@ def read_mission_summary(mission_id: str) -> tuple[MissionSummary, str]:
                         error=step.error_message,
                     )
                 )
-        assets = list(read_mission_state(session, mission_id).values())
-        if hops:
-            assets += list(
-                session.scalars(
-                    sa.select(Asset)
-                    .where(Asset.scope_type == AssetScopeType.HOP, Asset.scope_id.in_([h.id for h in hops]))
-                    .order_by(Asset.created_at)
-                )
-            )
-        tokens = session.execute(
-            sa.select(
-                sa.func.coalesce(sa.func.sum(LLMCall.prompt_tokens), 0),
-                sa.func.coalesce(sa.func.sum(LLMCall.completion_tokens), 0),
-            ).where(LLMCall.mission_id == mission_id)
-        ).one()
+        assets = read_mission_assets(session, mission_id)
+        _, prompt_tokens, completion_tokens = count_steps_and_tokens(session, mission_id)
         summary = MissionSummary(
             mission_id=mission.id,
             name=mission.name,
@@ -73,8 +53,8 @@ def read_mission_summary(mission_id: str) -> tuple[MissionSummary, str]:
                 )
                 for a in assets
             ],
-            prompt_tokens=int(tokens[0]),
-            completion_tokens=int(tokens[1]),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
         )
         return summary, key_prefix(mission.name, mission.mission_metadata)
 

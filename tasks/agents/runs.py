@@ -6,11 +6,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from hopflow.models.access import agents as access
 from hopflow.models.access.directives import directive_snapshot, read_current_directive
 from hopflow.models.access.identity import ensure_user
-from hopflow.models.access.runs import last_successful_run, upsert_run_log
+from hopflow.models.access.runs import last_successful_run, read_run_log, upsert_run_log
 from hopflow.models.access.tags import read_tags, set_tags
 from hopflow.models.db import session_scope
 from hopflow.models.documents import DocumentError, load_json
@@ -19,7 +18,7 @@ from hopflow.models.enums import (
     LastRunStatus,
     TriggerType,
 )
-from hopflow.models.orm import AgentConfiguration, AgentDefinition, AgentRunLog, utcnow
+from hopflow.models.orm import AgentConfiguration, AgentDefinition, utcnow
 from hopflow.models.schemas.agents import (
     PlaybookStepSpec,
 )
@@ -373,7 +372,7 @@ def finish_agent_run(
 def record_cancelled_run(configuration_id: str, run_id: str) -> None:
     """A cancelled run (hook in the serving process): last_run_status cancelled, if it is the latest."""
     with session_scope() as session:
-        row = session.scalars(sa.select(AgentRunLog).where(AgentRunLog.run_id == run_id)).first()
+        row = read_run_log(session, run_id)
         started = (row.start_time or row.created_at) if row else utcnow()
         access.record_configuration_run(
             session, configuration_id, run_id=run_id, status=LastRunStatus.CANCELLED, started_at=started

@@ -6,13 +6,13 @@ completed, or blocked with the fault of the step that failed.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from hopflow.models.access.identity import ensure_user
+from hopflow.models.access.missions import read_hops
 from hopflow.models.access.plans import PlanInputError, open_tasks, read_plan, set_plan_status, touch_plan
 from hopflow.models.access.tags import read_tags, set_tags
 from hopflow.models.db import session_scope
 from hopflow.models.enums import PlanStatus
-from hopflow.models.orm import Hop, Plan, PlanTask
+from hopflow.models.orm import Plan, PlanTask
 from hopflow.models.schemas.specs import HopSpec, MissionSpec
 from hopflow.tasks.missions import create_mission_from_spec
 from pydantic import BaseModel
@@ -55,9 +55,7 @@ def start_plan_run(session: Session, plan_ref: str, *, user_id: int | None = Non
     spec, tasks = plan_mission_spec(session, plan)
     user = user_id if user_id is not None else ensure_user(session).id
     mission = create_mission_from_spec(session, spec, user_id=user)
-    hops = list(
-        session.scalars(sa.select(Hop).where(Hop.mission_id == mission.id).order_by(Hop.sequence_order))
-    )
+    hops = read_hops(session, mission.id)
     for task, hop in zip(tasks, hops, strict=True):
         task.hop_id = hop.id
     if plan.status == PlanStatus.DRAFT:
