@@ -10,11 +10,9 @@ from typing import Any, Literal, get_args
 from uuid import UUID
 
 import pandas as pd
-import sqlalchemy as sa
-from hopflow.models.access.runs import started_runs
+from hopflow.models.access.run_reports import read_report_calls, read_report_runs
 from hopflow.models.db import session_scope
 from hopflow.models.enums import RunStatus
-from hopflow.models.orm import AgentConfiguration, AgentRunLog, LLMCall
 from sqlalchemy.orm import Session
 
 GroupBy = Literal["agent", "model", "day"]
@@ -137,41 +135,10 @@ class RunFrames:
 def load_run_frames_from(session: Session, since: datetime | None = None) -> RunFrames:
     """Top-level runs started (or, if never started, created) since `since`, and their LLM calls
     (a subflow's calls count as its parent run's)."""
-    started = sa.func.coalesce(AgentRunLog.start_time, AgentRunLog.created_at)
-    stmt = sa.select(
-        AgentRunLog.run_id,
-        AgentConfiguration.name.label("agent"),
-        AgentRunLog.flow_name,
-        AgentRunLog.status,
-        AgentRunLog.start_time,
-        AgentRunLog.end_time,
-        AgentRunLog.duration_ms,
-        AgentRunLog.prompt_tokens,
-        AgentRunLog.completion_tokens,
-    ).outerjoin(AgentConfiguration, AgentConfiguration.id == AgentRunLog.agent_configuration_id)
-    # A subflow run (an agent run's mission) is part of its parent run: counting it too would count
-    # the agent's runs and tokens twice. Its LLM calls are reported under the parent run.
-    stmt = stmt.where(AgentRunLog.parent_run_id.is_(None), started_runs())
-    if since is not None:
-        stmt = stmt.where(started >= since)
-    records = [
-        {**row._asdict(), "status": row.status.value if row.status is not None else None}
-        for row in session.execute(stmt)
-    ]
-    runs = pd.DataFrame.from_records(records, columns=RUN_COLUMNS)
+    runs = pd.DataFrame.from_records(read_report_runs(session, since), columns=RUN_COLUMNS)
     for column in ("start_time", "end_time"):
         runs[column] = pd.to_datetime(runs[column], utc=True)
-    call_stmt = sa.select(
-        sa.func.coalesce(AgentRunLog.parent_run_id, AgentRunLog.run_id).label("run_id"),
-        LLMCall.model,
-        LLMCall.prompt_tokens,
-        LLMCall.completion_tokens,
-    ).join(AgentRunLog, AgentRunLog.run_id == LLMCall.flow_run_id)
-    if since is not None:
-        call_stmt = call_stmt.where(started >= since)
-    calls = pd.DataFrame.from_records(
-        [row._asdict() for row in session.execute(call_stmt)], columns=CALL_COLUMNS
-    )
+    calls = pd.DataFrame.from_records(read_report_calls(session, since), columns=CALL_COLUMNS)
     return RunFrames(runs=runs, calls=calls)
 
 

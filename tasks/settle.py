@@ -14,16 +14,14 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-import sqlalchemy as sa
+from hopflow.models.access.missions import read_finished_missions
 from hopflow.models.db import session_scope
 from hopflow.models.enums import MissionStatus
-from hopflow.models.orm import Mission, utcnow
+from hopflow.models.orm import utcnow
 from prefect import get_client
 from prefect.client.schemas.objects import State
 
 logger = logging.getLogger("hopflow.settle")
-
-FINISHED = (MissionStatus.COMPLETED, MissionStatus.FAILED, MissionStatus.CANCELLED)
 
 
 def finished_missions(run_ids: Sequence[str], settle_after: float) -> dict[str, tuple[str, str, str]]:
@@ -33,15 +31,8 @@ def finished_missions(run_ids: Sequence[str], settle_after: float) -> dict[str, 
         return {}
     before = utcnow() - timedelta(seconds=settle_after)
     with session_scope() as session:
-        rows = session.execute(
-            sa.select(Mission.flow_run_id, Mission.id, Mission.status, Mission.error_message).where(
-                Mission.flow_run_id.in_(list(run_ids)),
-                Mission.status.in_(FINISHED),
-                Mission.lease_owner.is_(None),
-                Mission.completed_at <= before,
-            )
-        ).all()
-    return {r.flow_run_id: (r.id, r.status.value, r.error_message or "") for r in rows}
+        rows = read_finished_missions(session, run_ids, before)
+    return {run: (mission, status.value, error or "") for run, mission, status, error in rows}
 
 
 def settle_finished_runs(run_ids: Sequence[str], settle_after: float = 60.0) -> list[str]:

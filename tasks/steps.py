@@ -9,7 +9,7 @@ import logging
 import time
 from typing import Any
 
-import sqlalchemy as sa
+from hopflow.models.access.assets import read_assets_by_id
 from hopflow.models.access.containers import read_allowlist
 from hopflow.models.access.leases import require_lease
 from hopflow.models.access.llm_calls import add_llm_calls
@@ -79,14 +79,8 @@ def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None =
     Two runners can therefore never both execute one attempt, and `attempts` loses no increment.
     """
     with session_scope() as session:
-        row = session.execute(
-            sa.select(ToolStep, Hop.mission_id)
-            .join(Hop, Hop.id == ToolStep.hop_id)
-            .where(ToolStep.id == step_id)
-        ).first()
-        if row is None:
-            raise LookupError(f"no tool step with id {step_id!r}")
-        step, mission_id = row
+        step = require(session, ToolStep, step_id)
+        mission_id = step.hop.mission_id
         outputs = {field: t["asset_id"] for field, t in (step.result_mapping or {}).items()}
         assets = _assets(session, list(outputs.values()))
         if (
@@ -169,9 +163,7 @@ def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None =
 
 
 def _assets(session: Session, ids: list[str]) -> dict[str, Asset]:
-    if not ids:
-        return {}
-    return {a.id: a for a in session.scalars(sa.select(Asset).where(Asset.id.in_(ids)))}
+    return read_assets_by_id(session, ids)
 
 
 def _agent_allowlist(session: Session, mission_id: str) -> tuple[str | None, list[tuple[str, str | None]]]:

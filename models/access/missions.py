@@ -3,7 +3,8 @@ or id prefix, and their hops, steps and assets."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from hopflow.models.access.assets import read_scope_assets
@@ -107,3 +108,20 @@ def count_steps_and_tokens(session: Session, mission_id: str) -> tuple[int, int,
         ).where(LLMCall.mission_id == mission_id)
     ).one()
     return int(steps or 0), int(prompt), int(completion)
+
+
+def read_finished_missions(
+    session: Session, flow_run_ids: Sequence[str], finished_before: datetime
+) -> list[tuple[str, str, MissionStatus, str | None]]:
+    """(flow run id, mission id, status, error) of the missions of these flow runs that finished,
+    let their lease go, and completed before `finished_before`."""
+    finished = (MissionStatus.COMPLETED, MissionStatus.FAILED, MissionStatus.CANCELLED)
+    rows = session.execute(
+        sa.select(Mission.flow_run_id, Mission.id, Mission.status, Mission.error_message).where(
+            Mission.flow_run_id.in_(list(flow_run_ids)),
+            Mission.status.in_(finished),
+            Mission.lease_owner.is_(None),
+            Mission.completed_at <= finished_before,
+        )
+    )
+    return [(r.flow_run_id, r.id, r.status, r.error_message) for r in rows]
