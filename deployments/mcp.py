@@ -160,6 +160,12 @@ def build_server() -> MCPServer:
         return {"flow_run_id": run_id, "configuration": name, "local": local}
 
     @server.tool()
+    async def list_templates() -> dict[str, Any]:
+        """Deployed mission templates (`hopflow missions deploy`): name, version, schedule and the
+        inputs `start_mission` with `template` may set, with their types and defaults."""
+        return {"templates": await _call(t.list_templates)}
+
+    @server.tool()
     async def list_agents() -> dict[str, Any]:
         """Configured agents: status, definition, inputs, last run and deployment name."""
         return {"agents": await _call(t.list_agents)}

@@ -164,6 +164,23 @@ def list_missions(limit: int, status: str | None) -> list[dict[str, Any]]:
         ]  # fmt: skip
 
 
+def list_templates() -> list[dict[str, Any]]:
+    """Deployed mission templates, with the schema of the inputs `start_mission` may set."""
+    from hopflow.tasks.templates import inputs_schema, read_template, read_templates
+
+    out = []
+    for view in read_templates():
+        _, spec = read_template(view.name)
+        out.append(
+            {
+                "name": view.name, "version": view.version, "description": view.description,
+                "deployment": view.deployment, "cron": view.cron, "timezone": view.timezone,
+                "interval_seconds": view.interval_seconds, "inputs": inputs_schema(spec)["properties"],
+            }
+        )  # fmt: skip
+    return out
+
+
 # --- assets --------------------------------------------------------------------------------------
 def _asset_view(a: Asset) -> dict[str, Any]:
     return {

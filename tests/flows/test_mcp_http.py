@@ -300,6 +300,7 @@ def test_start_mission_from_a_deployed_template_with_inputs_and_refuses_bad_inpu
 
     async def steps(c: Any) -> dict[str, Any]:
         start = "start_mission"
+        listed = data(await c.call_tool("list_templates", {}))["templates"]
         refused = [
             error(await c.call_tool(start, {"template": "nope", "inputs": {}})),
             error(await c.call_tool(start, {"template": "splitter", "inputs": {"colour": "red"}})),
@@ -311,9 +312,14 @@ def test_start_mission_from_a_deployed_template_with_inputs_and_refuses_bad_inpu
         inputs = {"article": "a;b;c", "separator": ";"}
         done = data(await c.call_tool(start, {"template": "splitter", "inputs": inputs, "wait": True}))
         own = data(await c.call_tool(start, {"template": "splitter", "wait": True}))
-        return {"refused": refused, "done": done, "own": own}
+        return {"refused": refused, "done": done, "own": own, "listed": listed}
 
     out = call(mcp_url, steps)
+    [listed] = out["listed"]
+    assert (listed["name"], listed["version"]) == ("splitter", 1)
+    assert listed["deployment"] == "mission-run/splitter"
+    assert set(listed["inputs"]) == {"article", "separator"}
+    assert listed["inputs"]["article"]["type"] == "string"
     unknown, extra, typed, env = out["refused"]
     assert "template: no mission template named 'nope'; known: splitter" in unknown
     assert "inputs.colour: unknown input 'colour'; the mission's inputs: article, separator" in extra
