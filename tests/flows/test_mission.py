@@ -180,9 +180,8 @@ def test_tool_failure_fails_step_hop_mission_and_opens_a_fault(hopflow_env: str)
         assert fault.tool_step_id == failed.id and fault.mission_id == mission_id
 
 
-def test_rerun_of_failed_mission_resumes_without_redoing_or_duplicating(
-    hopflow_env: str, tmp_path: Path
-) -> None:
+def failed_reading_later_txt() -> str:
+    """The words mission with a last step reading uploads/later.txt, run once while it is missing."""
     spec = words_spec()
     spec["hops"][1]["steps"].append(
         {
@@ -194,6 +193,13 @@ def test_rerun_of_failed_mission_resumes_without_redoing_or_duplicating(
     mission_id = store(spec)
     with pytest.raises(Exception, match=r"later\.txt"):
         run_mission(mission_id)
+    return mission_id
+
+
+def test_rerun_of_failed_mission_resumes_without_redoing_or_duplicating(
+    hopflow_env: str, tmp_path: Path
+) -> None:
+    mission_id = failed_reading_later_txt()
     with session_scope() as session:
         before = {a.name: (a.id, a.updated_at) for a in session.scalars(sa.select(Asset))}
     (tmp_path / "uploads" / "later.txt").write_text("now it exists")
@@ -281,17 +287,7 @@ def test_cancelled_mission_cancels_unfinished_work_and_is_not_rerun(hopflow_env:
 def test_resume_redoes_a_completed_step_whose_output_is_gone_through_the_declared_machine(
     hopflow_env: str, tmp_path: Path
 ) -> None:
-    spec = words_spec()
-    spec["hops"][1]["steps"].append(
-        {
-            "tool": "files.read",
-            "parameter_mapping": {"path": {"literal": "later.txt"}},
-            "result_mapping": {"text": {"asset": "notes", "role": "output"}},
-        }
-    )
-    mission_id = store(spec)
-    with pytest.raises(Exception, match=r"later\.txt"):
-        run_mission(mission_id)
+    mission_id = failed_reading_later_txt()
     with session_scope() as session:
         sentences = session.scalars(sa.select(Asset).where(Asset.name == "sentences")).one()
         advance_to(session, sentences, AssetStatus.ERROR, reason="its stored content was lost")
