@@ -36,7 +36,9 @@ def env_ref_path(value: Any, path: str = "") -> str | None:
     return None
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether a JSON-like value nests deeper than `limit` levels (a scalar in the top object is at
+    level 2); iterative, and it stops at the first item past the limit."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -78,7 +80,7 @@ def parse_outside_spec(raw: Any, *, source: str, max_bytes: int, max_depth: int 
     """The spec, checked; `source` says who wrote it in messages ("over MCP", "from a model").
     Raises OutsideSpecError for the document, SpecError naming every problem of the spec."""
     data = _document(raw, max_bytes)
-    if _deeper_than(data, max_depth):
+    if deeper_than(data, max_depth):
         raise OutsideSpecError(f"spec: nested deeper than {max_depth} levels")
     where = env_ref_path(data)
     if where is not None:

@@ -17,6 +17,7 @@ from hopflow.models.db import session_scope
 from hopflow.models.schemas.specs import MissionSpec
 from hopflow.models.secrets import ENV_REF, has_env_refs
 from hopflow.tasks.missions import create_mission_from_spec
+from hopflow.tasks.outside_specs import deeper_than
 from hopflow.tasks.specs import SpecError, SpecIssue, check_mission_spec, load_mission_spec
 from pydantic import BaseModel
 
@@ -181,22 +182,6 @@ def parameter_schema(view: TemplateView, spec: MissionSpec) -> dict[str, Any]:
 
 
 # --- a run's inputs -------------------------------------------------------------------------------
-def _depth(value: Any, limit: int) -> int:
-    """Nesting depth of a JSON-like value, counting no further than `limit` + 1."""
-    stack = [(value, 1)]
-    deepest = 0
-    while stack:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        if isinstance(item, dict):
-            stack += [(v, depth + 1) for v in item.values()]
-        elif isinstance(item, list):
-            stack += [(v, depth + 1) for v in item]
-    return deepest
-
-
 def check_template_inputs(spec: MissionSpec, values: Any) -> list[SpecIssue]:
     """A run's input values (outside data): an object of the spec's inputs, typed, bounded, no ${env.X}."""
     if values is None:
@@ -210,7 +195,7 @@ def check_template_inputs(spec: MissionSpec, values: Any) -> list[SpecIssue]:
         return [SpecIssue(("inputs",), f"inputs are not JSON: {exc}")]
     if size > MAX_INPUT_BYTES:
         return [SpecIssue(("inputs",), f"inputs are {size} bytes, more than the {MAX_INPUT_BYTES} allowed")]
-    if _depth(values, MAX_INPUT_DEPTH) > MAX_INPUT_DEPTH:
+    if deeper_than(values, MAX_INPUT_DEPTH):
         return [SpecIssue(("inputs",), f"inputs nest deeper than {MAX_INPUT_DEPTH} levels")]
     by_name = {i.name: i for i in spec.inputs}
     issues: list[SpecIssue] = []
