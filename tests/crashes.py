@@ -1,5 +1,5 @@
-"""Crashing a mission for tests: run `hopflow run SPEC` in another process (its own session) and
-SIGKILL it while a `noop.sleep` step is executing, as a power cut would."""
+"""Crashing a mission for tests: run `hopflow run SPEC` in another process (its own session), wait
+until its `noop.sleep` step is executing, and SIGKILL it there, as a power cut would."""
 
 from __future__ import annotations
 
@@ -17,6 +17,22 @@ import yaml
 from hopflow.models.db import session_scope
 from hopflow.models.enums import ToolExecutionStatus
 from hopflow.models.orm import ToolStep
+
+
+def wait_for_sleeping_step(proc: subprocess.Popen[bytes], wait_seconds: float = 120) -> None:
+    """Wait until a `noop.sleep` step is executing; fail with the process's output if it exits first."""
+    deadline = time.monotonic() + wait_seconds
+    sleeping = None
+    while time.monotonic() < deadline and sleeping is None:
+        assert proc.poll() is None, proc.communicate()
+        with session_scope() as session:
+            sleeping = session.scalars(
+                sa.select(ToolStep).where(
+                    ToolStep.tool_id == "noop.sleep", ToolStep.status == ToolExecutionStatus.EXECUTING
+                )
+            ).first()
+        time.sleep(0.2)
+    assert sleeping is not None, "the mission never reached its sleeping step"
 
 
 def run_and_sigkill_mid_step(
@@ -39,18 +55,7 @@ def run_and_sigkill_mid_step(
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + wait_seconds
-        sleeping = None
-        while time.monotonic() < deadline and sleeping is None:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            with session_scope() as session:
-                sleeping = session.scalars(
-                    sa.select(ToolStep).where(
-                        ToolStep.tool_id == "noop.sleep", ToolStep.status == ToolExecutionStatus.EXECUTING
-                    )
-                ).first()
-            time.sleep(0.2)
-        assert sleeping is not None, "the mission never reached its sleeping step"
+        wait_for_sleeping_step(proc, wait_seconds)
         if before_kill is not None:
             before_kill()
     finally:

@@ -7,16 +7,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 import yaml
 from hopflow.models.db import session_scope
-from hopflow.models.enums import MissionStatus, ToolExecutionStatus
-from hopflow.models.orm import Mission, ToolStep
+from hopflow.models.enums import MissionStatus
+from hopflow.models.orm import Mission
 
+from tests.crashes import wait_for_sleeping_step
 from tests.deployments.servers import free_port, start, wait_http
 
 pytestmark = [pytest.mark.flows, pytest.mark.slow]
@@ -74,18 +74,7 @@ def test_run_reports_the_database_when_prefect_dies_mid_run(hopflow_env: str, tm
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 180
-        sleeping = None
-        while time.monotonic() < deadline and sleeping is None:
-            assert cli.poll() is None, cli.communicate()
-            with session_scope() as session:
-                sleeping = session.scalars(
-                    sa.select(ToolStep).where(
-                        ToolStep.tool_id == "noop.sleep", ToolStep.status == ToolExecutionStatus.EXECUTING
-                    )
-                ).first()
-            time.sleep(0.2)
-        assert sleeping is not None, "the mission never reached its sleeping step"
+        wait_for_sleeping_step(cli, 180)
         os.killpg(server.pid, signal.SIGKILL)  # Prefect's API dies during step 2
         server.wait(30)
         out, err = cli.communicate(timeout=300)
