@@ -190,10 +190,6 @@ def _asset_view(a: Asset) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _mission_assets(session: Session, mission: Mission) -> list[Asset]:
-    return read_mission_assets(session, mission.id)
-
-
 def _content_text(value: Any) -> tuple[str, str]:
     """(text, encoding) of an asset value: text as is, bytes as base64, tables as CSV, the rest JSON."""
     if isinstance(value, str):
@@ -210,9 +206,10 @@ def get_asset(mission_ref: str, name: str, content: bool, max_bytes: int) -> dic
 
     with session_scope() as session:
         mission = find_mission(session, mission_ref)
-        matches = [a for a in _mission_assets(session, mission) if a.name == name]
+        assets = read_mission_assets(session, mission.id)
+        matches = [a for a in assets if a.name == name]
         if not matches:
-            names = sorted({a.name for a in _mission_assets(session, mission)})
+            names = sorted({a.name for a in assets})
             raise ToolInputError(
                 f"name: mission {mission.name!r} has no asset {name!r} (it has: {', '.join(names) or 'none'})"
             )
