@@ -31,6 +31,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from bench.servers import PG_URL, start_prefect_server
+from hopflow.models.schemas.specs import MAX_STEPS_PER_HOP
 
 
 @task(name="bare-noop")
@@ -57,7 +58,12 @@ def mission_spec(n: int) -> dict[str, Any]:
         }
         for i in range(n)
     ]
-    return {"name": f"bench-{n}", "hops": [{"name": "noops", "steps": steps}]}
+    # A hop holds at most MAX_STEPS_PER_HOP steps: larger sizes run as several hops.
+    hops = [
+        {"name": f"noops-{k}", "steps": steps[start : start + MAX_STEPS_PER_HOP]}
+        for k, start in enumerate(range(0, n, MAX_STEPS_PER_HOP))
+    ]
+    return {"name": f"bench-{n}", "hops": hops}
 
 
 def use_database(backend: str, workdir: Path) -> tuple[str, Any]:
