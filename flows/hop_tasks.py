@@ -9,6 +9,7 @@ from typing import Any
 from hopflow.tasks.hops import HopOutcome, StepPlan, execute_hop
 from hopflow.tasks.steps import StepOutcome, execute_tool_step
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 
 def _step_run_name(parameters: dict[str, Any]) -> str:
@@ -17,7 +18,7 @@ def _step_run_name(parameters: dict[str, Any]) -> str:
 
 # Prefect calls a task_run_name callable with the run's parameters when it takes `parameters`;
 # its protocol type also asks for a classmethod a plain function cannot have.
-@task(name="tool-step", task_run_name=_step_run_name)  # type: ignore[arg-type]
+@task(name="tool-step", task_run_name=_step_run_name, cache_policy=NO_CACHE, persist_result=False)  # type: ignore[arg-type]
 def run_tool_step(step_id: str, run_name: str | None = None) -> StepOutcome:
     """One ToolStep; `run_name` names the task run (step-<hop>.<step>:<tool>), so one task object
     serves every step."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,6 +91,9 @@ class Settings(BaseSettings):
     )
     # Asset content above this many bytes is written under `data` and referenced by content_ref.
     inline_limit_bytes: int = Field(default=64 * 1024, ge=0)
+    # Which finished assets get their own Markdown artifact in the Prefect UI: each one costs the
+    # Prefect server a write (about as much as the step itself); the mission's table lists them all.
+    asset_artifacts: Literal["outputs", "all", "none"] = "outputs"
     llm_provider: LLMProviderName = LLMProviderName.OFFLINE
     llm_base_url: str = "https://api.openai.com/v1"
     llm_api_key: SecretStr | None = None

@@ -16,7 +16,10 @@ import threading
 from typing import Any
 from uuid import UUID
 
+from hopflow.models.access.step_runs import OutputAsset
+from hopflow.models.enums import AssetRole
 from hopflow.models.orm import Asset, Mission
+from hopflow.models.settings import Settings
 from hopflow.tasks.artifact_views import artifact_key, asset_markdown, key_prefix
 from prefect import get_client
 from prefect.client.orchestration import PrefectClient
@@ -140,8 +143,16 @@ def mission_label(session: Session, mission_id: str) -> tuple[str, str]:
     return label
 
 
+def wants_artifact(asset: Asset | OutputAsset, settings: Settings) -> bool:
+    """Whether a finished asset gets its own Markdown artifact (HOPFLOW_ASSET_ARTIFACTS): every asset,
+    the mission's outputs only (the default), or none; the mission's table artifact lists them all."""
+    if settings.asset_artifacts == "all":
+        return True
+    return settings.asset_artifacts == "outputs" and asset.role == AssetRole.OUTPUT
+
+
 def asset_artifact(
-    asset: Asset, value: Any, label: tuple[str, str], flow_run_id: str | None
+    asset: Asset | OutputAsset, value: Any, label: tuple[str, str], flow_run_id: str | None
 ) -> dict[str, Any]:
     """key, data and description of an asset's Markdown artifact (the value as it should render)."""
     prefix, mission_name = label

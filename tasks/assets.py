@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hopflow.models.access.step_runs import OutputAsset
 from hopflow.models.enums import AssetStatus
 from hopflow.models.orm import Asset
 from hopflow.models.settings import Settings
@@ -23,12 +25,41 @@ def encode_content(value: Any) -> tuple[Any, str, int]:
     return jsonable, text, len(text.encode("utf-8"))
 
 
+@dataclass(frozen=True)
+class StoredContent:
+    """An asset's content columns once a value is stored: inline content or a file reference."""
+
+    content_summary: str
+    type: str
+    content: Any
+    content_ref: str | None
+    size_bytes: int
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "content_summary": self.content_summary,
+            "type": self.type,
+            "content": self.content,
+            "content_ref": self.content_ref,
+            "size_bytes": self.size_bytes,
+        }
+
+
 def store_value(asset: Asset, value: Any, settings: Settings) -> None:
     """Put `value` into `asset`: summary always; content inline or under settings.data."""
-    asset.content_summary = summarise(value)
-    if not asset.type or asset.type == "any":
-        asset.type = describe_type(value)
-    offload_dir = Path(settings.data) / "assets" / asset.scope_id
+    stored = store_content(asset.id, asset.scope_id, asset.type, value, settings)
+    for column, column_value in stored.columns().items():
+        setattr(asset, column, column_value)
+
+
+def store_content(
+    asset_id: str, scope_id: str, asset_type: str | None, value: Any, settings: Settings
+) -> StoredContent:
+    """The content columns of the asset `asset_id` holding `value`; large content is written under
+    settings.data first (a crash mid-write never leaves a half file under the real name)."""
+    summary = summarise(value)
+    kind = asset_type if asset_type and asset_type != "any" else describe_type(value)
+    offload_dir = Path(settings.data) / "assets" / scope_id
     # pandas is imported only when a table is read (a served run starts ~0.4 s sooner without it): a
     # DataFrame can only exist here once pandas has been imported by someone.
     pd = sys.modules.get("pandas")
@@ -36,37 +67,22 @@ def store_value(asset: Asset, value: Any, settings: Settings) -> None:
         # Parquet keeps dtypes; only small frames stay inline.
         jsonable, _, size = encode_content(value) if len(value) <= 200 else (None, "", -1)
         if 0 <= size <= settings.inline_limit_bytes:
-            _set_inline(asset, jsonable, size)
-            return
+            return StoredContent(summary, kind, jsonable, None, size)
         offload_dir.mkdir(parents=True, exist_ok=True)
-        path = offload_dir / f"{asset.id}.parquet"
+        path = offload_dir / f"{asset_id}.parquet"
         tmp = path.with_suffix(".parquet.tmp")
         value.to_parquet(tmp, index=False)
         tmp.replace(path)
-        _set_ref(asset, path, path.stat().st_size)
-        return
+        return StoredContent(summary, kind, None, str(path.resolve()), path.stat().st_size)
     jsonable, text, size = encode_content(value)
     if size <= settings.inline_limit_bytes:
-        _set_inline(asset, jsonable, size)
-        return
+        return StoredContent(summary, kind, jsonable, None, size)
     offload_dir.mkdir(parents=True, exist_ok=True)
-    path = offload_dir / f"{asset.id}.json"
+    path = offload_dir / f"{asset_id}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)  # a crash mid-write never leaves a half file under the real name
-    _set_ref(asset, path, size)
-
-
-def _set_inline(asset: Asset, jsonable: Any, size: int) -> None:
-    asset.content = jsonable
-    asset.content_ref = None
-    asset.size_bytes = size
-
-
-def _set_ref(asset: Asset, path: Path, size: int) -> None:
-    asset.content = None
-    asset.content_ref = str(path.resolve())
-    asset.size_bytes = size
+    tmp.replace(path)
+    return StoredContent(summary, kind, None, str(path.resolve()), size)
 
 
 def load_value(asset: Asset) -> Any:
@@ -83,7 +99,7 @@ def load_value(asset: Asset) -> Any:
     return from_jsonable(asset.content)
 
 
-def is_ready(asset: Asset) -> bool:
+def is_ready(asset: Asset | OutputAsset) -> bool:
     """Ready with its content present: what a resumed mission needs to skip the step that made it."""
     if asset.status != AssetStatus.READY:
         return False

@@ -7,22 +7,23 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hopflow.models.access.assets import read_assets_by_id
 from hopflow.models.access.containers import read_allowlist
 from hopflow.models.access.leases import require_lease
 from hopflow.models.access.llm_calls import add_llm_calls
 from hopflow.models.access.rows import require
-from hopflow.models.access.status import advance_to, compare_and_set, record_event
+from hopflow.models.access.status import advance_to, compare_and_set, insert_events, record_event
+from hopflow.models.access.step_runs import OutputAsset, move_asset, read_output_assets, read_step_to_run
 from hopflow.models.db import session_scope
 from hopflow.models.enums import AssetStatus, FaultSeverity, RunOutcome, ToolExecutionStatus
-from hopflow.models.orm import AgentConfiguration, Asset, Fault, Hop, Mission, ToolStep, utcnow
+from hopflow.models.orm import AgentConfiguration, Asset, Fault, Hop, ToolStep, utcnow
 from hopflow.models.secrets import resolve_env_refs, scrub, secret_values
 from hopflow.models.settings import Settings, get_settings
 from hopflow.tasks import error_logs, step_logs
-from hopflow.tasks.artifacts import asset_artifact, mission_label, publisher
-from hopflow.tasks.assets import is_ready, load_value, store_value
+from hopflow.tasks.artifacts import asset_artifact, mission_label, publisher, wants_artifact
+from hopflow.tasks.assets import is_ready, load_value, store_content
 from hopflow.tasks.llm import LLMCallRecord, redact_prompt
 from hopflow.tasks.tools import ToolContext, get_tool
 from hopflow.tasks.tools.allowlist import Allowlist, ToolNotAllowed
@@ -52,16 +53,18 @@ class StepNotClaimed(RuntimeError):
     """Another runner claimed (or took over) this step: this one must not run or finish it."""
 
 
-class _Begun(BaseModel):
+@dataclass(frozen=True)
+class _Begun:
     skip: bool
     tool_id: str = ""
     mission_id: str = ""
     attempt: int = 0
-    params: dict[str, Any] = {}
-    # Set when the mission belongs to an agent's run: its name and allowlist entries (tool, container).
+    params: dict[str, Any] = field(default_factory=dict)
+    # Set when the mission belongs to an agent's run: its configuration, name and allowlist entries.
+    agent_configuration_id: str | None = None
     agent: str | None = None
-    allowlist: list[tuple[str, str | None]] = []
-    outputs: dict[str, str] = {}  # output field -> asset id
+    allowlist: list[tuple[str, str | None]] = field(default_factory=list)
+    outputs: dict[str, OutputAsset] = field(default_factory=dict)  # output field -> its asset, in_progress
 
 
 def _current_ids() -> tuple[str | None, str | None]:
@@ -77,21 +80,21 @@ def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None =
     The claim is a compare-and-set: ready -> executing only if the step is still in the state (and
     at the attempt count) read a moment before, and only while `owner` holds the mission's lease.
     Two runners can therefore never both execute one attempt, and `attempts` loses no increment.
+    The usual claim is seven statements: two SELECTs, the lease, the step, the assets, the events.
     """
     with session_scope() as session:
-        step = require(session, ToolStep, step_id)
-        mission_id = step.hop.mission_id
-        outputs = {field: t["asset_id"] for field, t in (step.result_mapping or {}).items()}
-        assets = _assets(session, list(outputs.values()))
+        step = read_step_to_run(session, step_id)
+        fields = {field: t["asset_id"] for field, t in step.result_mapping.items()}
+        assets = read_output_assets(session, list(fields.values()))
         if (
             step.status == ToolExecutionStatus.COMPLETED
-            and all(a is not None and is_ready(a) for a in assets.values())
-            and len(assets) == len(outputs)
+            and len(assets) == len(set(fields.values()))
+            and all(is_ready(a) for a in assets.values())
         ):
             return _Begun(skip=True, tool_id=step.tool_id)
         if owner is not None:
             require_lease(
-                session, mission_id, owner, seconds=get_settings().mission_lease_seconds, now=utcnow()
+                session, step.mission_id, owner, seconds=get_settings().mission_lease_seconds, now=utcnow()
             )
         observed, attempts = step.status, step.attempts
         if observed == ToolExecutionStatus.COMPLETED:
@@ -130,6 +133,7 @@ def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None =
             raise StepNotClaimed(
                 f"step {step_id} is already executing (attempt {attempts}) in another runner"
             )
+        events: list[dict[str, Any]] = []
         claimed = compare_and_set(
             session,
             ToolStep,
@@ -143,36 +147,43 @@ def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None =
                 "task_run_id": task_run_id,
                 "error_message": None,
             },
+            events=events,
         )
         if not claimed:
             raise StepNotClaimed(f"step {step_id} was claimed by another runner")
-        for asset in assets.values():
-            if asset.status != AssetStatus.IN_PROGRESS:
-                advance_to(session, asset, AssetStatus.IN_PROGRESS)
-        agent, entries = _agent_allowlist(session, mission_id)
+        outputs: dict[str, OutputAsset] = {}
+        for out_field, asset_id in fields.items():
+            asset = assets.get(asset_id)
+            if asset is None:
+                raise LookupError(f"step {step_id}: output {out_field!r} names no asset ({asset_id})")
+            if asset.status != AssetStatus.IN_PROGRESS and not move_asset(
+                session, asset, AssetStatus.IN_PROGRESS, events
+            ):
+                raise StepNotClaimed(f"step {step_id}: asset {asset.name!r} was moved by another runner")
+            outputs[out_field] = replace(asset, status=AssetStatus.IN_PROGRESS)
+        insert_events(session, events)
+        agent, entries = _agent_allowlist(session, step.agent_configuration_id)
         return _Begun(
             skip=False,
             tool_id=step.tool_id,
-            mission_id=mission_id,
+            mission_id=step.mission_id,
             attempt=attempts + 1,
-            params=dict(step.parameter_mapping or {}),
+            params=step.parameter_mapping,
+            agent_configuration_id=step.agent_configuration_id,
             agent=agent,
             allowlist=entries,
             outputs=outputs,
         )
 
 
-def _assets(session: Session, ids: list[str]) -> dict[str, Asset]:
-    return read_assets_by_id(session, ids)
-
-
-def _agent_allowlist(session: Session, mission_id: str) -> tuple[str | None, list[tuple[str, str | None]]]:
-    mission = session.get(Mission, mission_id)
-    if mission is None or mission.agent_configuration_id is None:
+def _agent_allowlist(
+    session: Session, configuration_id: str | None
+) -> tuple[str | None, list[tuple[str, str | None]]]:
+    if configuration_id is None:
         return None, []
-    configuration = session.get(AgentConfiguration, mission.agent_configuration_id)
-    entries = [(e.tool_id, e.container_id) for e in read_allowlist(session, mission.agent_configuration_id)]
-    return (configuration.name if configuration else mission.agent_configuration_id), entries
+    configuration = session.get(AgentConfiguration, configuration_id)
+    entries = [(e.tool_id, e.container_id) for e in read_allowlist(session, configuration_id)]
+    return (configuration.name if configuration else configuration_id), entries
 
 
 def load_parameters(mapping: dict[str, Any], where: str = "step parameters") -> dict[str, Any]:
@@ -201,31 +212,21 @@ def complete_step(
     output: BaseModel,
     llm_calls: list[LLMCallRecord],
     flow_run_id: str | None,
-    begun: _Begun | None = None,
+    begun: _Begun,
 ) -> StepOutcome:
+    """Finish the claimed attempt: its outputs stored and ready, the step completed, its llm calls
+    recorded, in one unit of work of four statements (step, asset, events, llm calls)."""
     settings = get_settings()
-    written: list[tuple[Asset, Any]] = []
+    written: list[tuple[OutputAsset, Any]] = []
+    events: list[dict[str, Any]] = []
     with session_scope() as session:
-        if begun is None:  # callers from before claims: read what the claim would have returned
-            step = require(session, ToolStep, step_id)
-            hop = require(session, Hop, step.hop_id)
-            begun = _Begun(
-                skip=False,
-                tool_id=step.tool_id,
-                mission_id=hop.mission_id,
-                attempt=step.attempts,
-                outputs={f: t["asset_id"] for f, t in (step.result_mapping or {}).items()},
-            )
-        summaries: dict[str, str] = {}
-        assets = _assets(session, list(begun.outputs.values()))
-        for out_field, asset_id in begun.outputs.items():
-            asset = assets[asset_id]
-            value = getattr(output, out_field)
-            store_value(asset, value, settings)
-            summaries[asset.name] = asset.content_summary or ""
-            written.append((asset, value))
         # Only the attempt that claimed the step may finish it: if another runner took it over,
-        # this UPDATE changes nothing and the whole unit of work (assets too) rolls back.
+        # this UPDATE changes nothing and the whole unit of work rolls back.
+        stored = {
+            out_field: store_content(a.id, a.scope_id, a.type, getattr(output, out_field), settings)
+            for out_field, a in begun.outputs.items()
+        }
+        summaries = {begun.outputs[f].name: content.content_summary for f, content in stored.items()}
         finished = compare_and_set(
             session,
             ToolStep,
@@ -234,14 +235,26 @@ def complete_step(
             ToolExecutionStatus.COMPLETED,
             where=(ToolStep.attempts == begun.attempt,),
             values={"completed_at": utcnow(), "execution_result": {"outputs": summaries}},
+            events=events,
         )
         if not finished:
             raise StepNotClaimed(
                 f"step {step_id} attempt {begun.attempt}: another runner took the step over; result dropped"
             )
-        for asset, _ in written:
-            advance_to(session, asset, AssetStatus.READY)
-        mission = session.get(Mission, begun.mission_id)
+        for out_field, asset in begun.outputs.items():
+            content = stored[out_field]
+            if not move_asset(session, asset, AssetStatus.READY, events, values=content.columns()):
+                raise StepNotClaimed(f"step {step_id}: asset {asset.name!r} was moved by another runner")
+            ready = replace(
+                asset,
+                status=AssetStatus.READY,
+                type=content.type,
+                content_ref=content.content_ref,
+                size_bytes=content.size_bytes,
+                content_summary=content.content_summary,
+            )
+            written.append((ready, getattr(output, out_field)))
+        insert_events(session, events)
         prompt, completion = record_llm_calls(
             session,
             llm_calls,
@@ -250,11 +263,10 @@ def complete_step(
             mission_id=begun.mission_id,
             tool_step_id=step_id,
             # An agent's mission: every call is attributed to the agent configuration that ran it.
-            agent_configuration_id=mission.agent_configuration_id if mission is not None else None,
+            agent_configuration_id=begun.agent_configuration_id,
         )
-        session.flush()
         label = mission_label(session, begun.mission_id)
-        views = [asset_artifact(a, value, label, flow_run_id) for a, value in written]
+    views = [asset_artifact(a, v, label, flow_run_id) for a, v in written if wants_artifact(a, settings)]
     _, task_run_id = _current_ids()
     for view in views:
         publisher.submit(**view, type="markdown", flow_run_id=flow_run_id, task_run_id=task_run_id)

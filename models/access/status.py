@@ -91,6 +91,7 @@ def compare_and_set(
     where: tuple[Any, ...] = (),
     values: dict[str, Any] | None = None,
     reason: str | None = None,
+    events: list[dict[str, Any]] | None = None,
 ) -> bool:
     """Move one row from `expected` to `target` with a single conditional UPDATE; False if it was not there.
 
@@ -98,6 +99,8 @@ def compare_and_set(
     writers racing for it cannot both win, on SQLite or PostgreSQL. The walk from `expected` to
     `target` is checked against the machine (InvalidTransition) and recorded as events, as
     advance_to does. `values` are set in the same UPDATE (SQL expressions allowed, e.g. a counter).
+    With `events`, the event rows are appended there for one insert_events at the end of the unit
+    of work (the hot path of a step) instead of being added to the session one by one.
     """
     path = transition_path(expected, target)
     statement = (
@@ -108,20 +111,38 @@ def compare_and_set(
     )
     if session.execute(statement).rowcount != 1:  # type: ignore[attr-defined]
         return False
-    before = expected
+    rows = status_event_rows(model.__tablename__, subject_id, expected, path, reason)
+    if events is not None:
+        events.extend(rows)
+    else:
+        session.add_all(Event(**row) for row in rows)
+    return True
+
+
+def status_event_rows(
+    subject_type: str, subject_id: str, before: StrEnum, path: list[StrEnum], reason: str | None
+) -> list[dict[str, Any]]:
+    """The events of a walk from `before` along `path` (transition_path's answer), one per move."""
+    rows = []
     for state in path:
-        session.add(
-            Event(
-                action="status_changed",
-                description=reason,
-                subject_type=model.__tablename__,
-                subject_id=subject_id,
-                before={"status": before.value},
-                after={"status": state.value},
-            )
+        rows.append(
+            {
+                "action": "status_changed",
+                "description": reason,
+                "subject_type": subject_type,
+                "subject_id": subject_id,
+                "before": {"status": before.value},
+                "after": {"status": state.value},
+            }
         )
         before = state
-    return True
+    return rows
+
+
+def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Event rows in one INSERT (their ids and times from the columns' defaults)."""
+    if rows:
+        session.execute(sa.insert(Event), rows)
 
 
 def transition_path(current: StrEnum, target: StrEnum, subject: str | None = None) -> list[StrEnum]:

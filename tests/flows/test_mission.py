@@ -143,6 +143,11 @@ def test_mission_runs_hops_and_steps_as_named_task_runs_with_assets(hopflow_env:
         keys = {a.key for a in artifacts}
         # keys stable across runs (the UI's history of a key): <mission name>-<asset name>, slugged
         assert {"words-word-count", "words-sentences", "words-assets", "words-summary"} <= keys
+        # intermediate assets have no artifact of their own (HOPFLOW_ASSET_ARTIFACTS=outputs): the
+        # table lists them
+        assert not {"words-chars", "words-char-copy"} & keys
+        table_rows = next(a for a in artifacts if a.key == "words-assets").data
+        assert "char_copy" in str(table_rows)
         table = next(a for a in artifacts if a.key == "words-assets")
         assert table.type == "table"
         # the mission summary hangs on the flow run itself (not a task run) and lists the assets
@@ -151,6 +156,31 @@ def test_mission_runs_hops_and_steps_as_named_task_runs_with_assets(hopflow_env:
         assert "# mission words: completed" in str(summary.data) and "word_count" in str(summary.data)
         # bookkeeping task runs have stable names, no random suffix
         assert {"start-mission", "prepare-next-hop", "complete-mission"} <= names
+
+
+@pytest.mark.parametrize("policy", ["all", "none"])
+def test_asset_artifacts_setting_chooses_which_assets_get_their_own_artifact(
+    hopflow_env: str, monkeypatch: pytest.MonkeyPatch, policy: str
+) -> None:
+    from hopflow.models.settings import reset_settings
+
+    monkeypatch.setenv("HOPFLOW_ASSET_ARTIFACTS", policy)
+    reset_settings()
+    mission_id = store(words_spec())
+    assert run_mission(mission_id).status == MissionStatus.COMPLETED
+    with session_scope() as session:
+        flow_run_id = session.get(Mission, mission_id).flow_run_id  # type: ignore[union-attr]
+    with get_client(sync_client=True) as client:
+        keys = {
+            a.key
+            for a in client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+            )
+        }
+    per_asset = {"words-word-count", "words-sentences", "words-chars", "words-char-copy"}
+    assert keys & per_asset == (per_asset if policy == "all" else set())
+    # the summary and the table of all assets are there whatever the policy
+    assert {"words-assets", "words-summary"} <= keys
 
 
 def test_tool_failure_fails_step_hop_mission_and_opens_a_fault(hopflow_env: str) -> None:
