@@ -26,12 +26,12 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa
+from hopflow.models.schemas.specs import MAX_STEPS_PER_HOP
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from bench.servers import PG_URL, start_prefect_server
-from hopflow.models.schemas.specs import MAX_STEPS_PER_HOP
 
 
 @task(name="bare-noop")
