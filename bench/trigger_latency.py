@@ -99,7 +99,7 @@ def hopflow_database(kind: str, workdir: Path) -> tuple[str, Callable[[], None]]
 
 
 def hopflow(args: list[str], env: dict[str, str]) -> None:
-    cli = [sys.executable, "-m", "hopflow.deployments.cli"]
+    cli = [sys.executable, "-m", "hopflow.deployments"]
     done = subprocess.run([*cli, *args], env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"hopflow {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -271,7 +271,7 @@ def main() -> None:
         hopflow(["agents", "register", str(ROOT / "examples/agents/sales_sentinel.yaml")], env)
         values = ROOT / "examples/agents/sales_sentinel.values.yaml"
         hopflow(["agents", "configure", "agent_003", "--name", NAME, "--config", str(values)], env)
-        cli = [sys.executable, "-m", "hopflow.deployments.cli"]
+        cli = [sys.executable, "-m", "hopflow.deployments"]
         serve_log, hooks_log = workdir / "serve.log", workdir / "webhooks.log"
         procs.append(
             spawn([*cli, "serve", "--no-reconciler", "--poll-seconds", f"{args.poll:g}"], env, serve_log)
