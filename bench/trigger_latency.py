@@ -9,7 +9,9 @@ agent's concurrency limit is 1). Prints, per kind, the median and p95 of:
 
 - trigger -> flow run created (Prefect has the run; for an event, the automation has acted),
 - created -> RUNNING (the runner's poll, its process start and the flow's imports up to the engine
-  proposing RUNNING),
+  proposing RUNNING), split at the runner's PENDING: created -> PENDING is the wait for the runner's
+  next poll, PENDING -> RUNNING the submission, the new interpreter's start and imports, and the
+  engine's set-up (for hopflow, also the run name read from hopflow's database),
 - trigger -> RUNNING (what a user waits for), and trigger -> body (the flow's first task starts).
 
 A warm-up trigger of each kind runs first and is not counted (Prefect's trigger service loads a new
@@ -99,7 +101,7 @@ def hopflow_database(kind: str, workdir: Path) -> tuple[str, Callable[[], None]]
 
 
 def hopflow(args: list[str], env: dict[str, str]) -> None:
-    cli = [sys.executable, "-m", "hopflow.deployments.cli"]
+    cli = [sys.executable, "-m", "hopflow.deployments"]
     done = subprocess.run([*cli, *args], env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"hopflow {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -191,6 +193,11 @@ class Bench:
             return run
         return None
 
+    def pending_at(self, run_id: str) -> float:
+        """When the runner picked the run up: the first PENDING state it proposed."""
+        states = self.client.read_flow_run_states(uuid.UUID(run_id))
+        return min(s.timestamp.timestamp() for s in states if s.type.value == "PENDING")
+
     def body_start(self, run_id: str) -> float | None:
         """When the flow's body started its first task, as Prefect recorded it."""
         from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -222,8 +229,11 @@ class Bench:
             f"{kind} run {run_id} to finish", lambda: self.finished(run_id), timeout=300, pause=0.2
         )
         body = wait_until("the run's first task", lambda: self.body_start(run_id), timeout=30, pause=0.5)
+        pending = self.pending_at(run_id)
         return {
             "created": run.created.timestamp() - t0,
+            "to_pending": pending - run.created.timestamp(),
+            "pending_to_running": run.start_time.timestamp() - pending,
             "to_running": run.start_time.timestamp() - run.created.timestamp(),
             "running": run.start_time.timestamp() - t0,
             "body": body - t0,
@@ -271,7 +281,7 @@ def main() -> None:
         hopflow(["agents", "register", str(ROOT / "examples/agents/sales_sentinel.yaml")], env)
         values = ROOT / "examples/agents/sales_sentinel.values.yaml"
         hopflow(["agents", "configure", "agent_003", "--name", NAME, "--config", str(values)], env)
-        cli = [sys.executable, "-m", "hopflow.deployments.cli"]
+        cli = [sys.executable, "-m", "hopflow.deployments"]
         serve_log, hooks_log = workdir / "serve.log", workdir / "webhooks.log"
         procs.append(
             spawn([*cli, "serve", "--no-reconciler", "--poll-seconds", f"{args.poll:g}"], env, serve_log)
@@ -295,17 +305,21 @@ def main() -> None:
             f"\ntrigger latency under `hopflow serve` (poll {args.poll:g} s), Prefect server on "
             f"PostgreSQL, hopflow DB {args.hopflow_db}, {args.count} triggers each, median / p95 in s"
         )
-        head = f"{'kind':8} {'->created':>16} {'created->RUNNING':>18} {'->RUNNING':>16} {'->body':>16}"
+        head = (
+            f"{'kind':8} {'->created':>16} {'created->PENDING':>18} {'PENDING->RUNNING':>18} "
+            f"{'created->RUNNING':>18} {'->RUNNING':>16} {'->body':>16}"
+        )
         print(head + ("  ->RUNNING vs bare" if "bare" in kinds else ""))
         floor = statistics.median(r["running"] for r in results["bare"]) if "bare" in kinds else None
         for kind in kinds:
             cols = []
-            for key in ("created", "to_running", "running", "body"):
+            for key in ("created", "to_pending", "pending_to_running", "to_running", "running", "body"):
                 values_ = [r[key] for r in results[kind]]
                 cols.append(f"{statistics.median(values_):6.2f} / {percentile(values_, 0.95):5.2f}")
             ratio = statistics.median(r["running"] for r in results[kind]) / floor if floor else None
             extra = f"  {ratio:.2f}x" if ratio is not None else ""
-            print(f"{kind:8} {cols[0]:>16} {cols[1]:>18} {cols[2]:>16} {cols[3]:>16}{extra}")
+            widths = (16, 18, 18, 18, 16, 16)
+            print(f"{kind:8} " + " ".join(f"{c:>{w}}" for c, w in zip(cols, widths, strict=True)) + extra)
         print(json.dumps({k: v for k, v in results.items()}, default=lambda x: round(x, 3)), file=sys.stderr)
     finally:
         for proc in reversed(procs):

@@ -24,9 +24,6 @@ def _quiet_prefect_by_default(argv: list[str]) -> None:
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
 
 
-if os.path.basename(sys.argv[0]) == "hopflow":  # the console script, not an importer (tests)
-    _quiet_prefect_by_default(sys.argv)
-
 import typer  # noqa: E402
 from hopflow.deployments.commands import (  # noqa: E402
     agents,
@@ -107,6 +104,12 @@ def status() -> None:
     db.current()
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The console script's and `python -m hopflow.deployments`' entry (deployments/__main__.py).
+    Importing this module does not import prefect, so the quieting still comes first."""
     _quiet_prefect_by_default(sys.argv)
     app()
+
+
+if __name__ == "__main__":
+    run()

@@ -358,6 +358,22 @@ def test_version_and_help_without_typer_placeholders() -> None:
     assert "DEFINITION" in usage and "--name" in usage and "TEXT" in usage
 
 
+def test_console_script_main_module_imports_nothing_until_called() -> None:
+    """Prefect's runner re-runs the main module of `hopflow serve` in every served run's new interpreter."""
+    from importlib.metadata import entry_points, version
+
+    (script,) = entry_points(group="console_scripts", name="hopflow")
+    assert script.value == "hopflow.deployments.__main__:main"
+    heavy = ("typer", "prefect", "sqlalchemy", "hopflow.deployments.cli")
+    code = f"import sys, hopflow.deployments.__main__; print([m for m in {heavy!r} if m in sys.modules])"
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "[]"
+    shown = subprocess.run(
+        [sys.executable, "-m", "hopflow.deployments", "--version"], capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.strip() == f"hopflow {version('hopflow')}"
+
+
 # --- 18: Prefect's own lines stay off the terminal ---------------------------------------------------
 def test_console_script_keeps_prefect_console_lines_quiet_unless_verbose() -> None:
     code = (
