@@ -17,6 +17,7 @@ from hopflow.models.access.missions import (
     read_steps_in_flight,
 )
 from hopflow.models.access.status import advance_to, record_event
+from hopflow.models.access.step_runs import move_steps
 from hopflow.models.access.tags import set_tags
 from hopflow.models.db import session_scope
 from hopflow.models.documents import load_json, load_yaml
@@ -421,9 +422,8 @@ def _ready_hop(session: Session, mission: Mission, hop: Hop | None) -> NextHop |
 
 def _resolve_hop(session: Session, hop: Hop) -> None:
     """ready_to_resolve -> ready_to_execute: every step's configuration is known."""
-    for step in hop.tool_steps:
-        if step.status == ToolExecutionStatus.PROPOSED:
-            advance_to(session, step, ToolExecutionStatus.READY_TO_CONFIGURE)
+    proposed = [step.id for step in hop.tool_steps if step.status == ToolExecutionStatus.PROPOSED]
+    move_steps(session, proposed, ToolExecutionStatus.PROPOSED, ToolExecutionStatus.READY_TO_CONFIGURE)
 
 
 def _add_planned_hop(

@@ -15,7 +15,14 @@ from hopflow.models.access.leases import require_lease
 from hopflow.models.access.llm_calls import add_llm_calls
 from hopflow.models.access.rows import require
 from hopflow.models.access.status import advance_to, compare_and_set, insert_events, record_event
-from hopflow.models.access.step_runs import OutputAsset, move_asset, read_output_assets, read_step_to_run
+from hopflow.models.access.step_runs import (
+    OutputAsset,
+    claim_step,
+    finish_step,
+    move_asset,
+    read_output_assets,
+    read_step_to_run,
+)
 from hopflow.models.db import session_scope
 from hopflow.models.enums import AssetStatus, FaultSeverity, RunOutcome, ToolExecutionStatus
 from hopflow.models.orm import AgentConfiguration, Asset, Fault, Hop, ToolStep, utcnow
@@ -80,23 +87,27 @@ def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None =
     The claim is a compare-and-set: ready -> executing only if the step is still in the state (and
     at the attempt count) read a moment before, and only while `owner` holds the mission's lease.
     Two runners can therefore never both execute one attempt, and `attempts` loses no increment.
-    The usual claim is seven statements: two SELECTs, the lease, the step, the assets, the events.
+    The usual claim is four statements: the step with its outputs, the claim (which also checks the
+    lease: the mission's LeaseKeeper renews it), the outputs in progress, their events.
     """
+    now = utcnow()
     with session_scope() as session:
-        step = read_step_to_run(session, step_id)
+        step, assets = read_step_to_run(session, step_id)
         fields = {field: t["asset_id"] for field, t in step.result_mapping.items()}
-        assets = read_output_assets(session, list(fields.values()))
+        if not set(fields.values()) <= assets.keys():  # rows from before produced_by_step_id was kept
+            assets = read_output_assets(session, list(fields.values()))
         if (
             step.status == ToolExecutionStatus.COMPLETED
             and len(assets) == len(set(fields.values()))
             and all(is_ready(a) for a in assets.values())
         ):
             return _Begun(skip=True, tool_id=step.tool_id)
-        if owner is not None:
-            require_lease(
-                session, step.mission_id, owner, seconds=get_settings().mission_lease_seconds, now=utcnow()
-            )
         observed, attempts = step.status, step.attempts
+        if owner is not None and observed in (ToolExecutionStatus.COMPLETED, ToolExecutionStatus.EXECUTING):
+            # The rare moves below (a redo, a retry of our own attempt) happen under the lease too.
+            require_lease(
+                session, step.mission_id, owner, seconds=get_settings().mission_lease_seconds, now=now
+            )
         if observed == ToolExecutionStatus.COMPLETED:
             # completed but an output went missing (e.g. its offloaded file): redo it, on record.
             record_event(
@@ -134,22 +145,14 @@ def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None =
                 f"step {step_id} is already executing (attempt {attempts}) in another runner"
             )
         events: list[dict[str, Any]] = []
-        claimed = compare_and_set(
-            session,
-            ToolStep,
-            step.id,
-            observed,
-            ToolExecutionStatus.EXECUTING,
-            where=(ToolStep.attempts == attempts,),
-            values={
-                "attempts": ToolStep.attempts + 1,
-                "started_at": utcnow(),
-                "task_run_id": task_run_id,
-                "error_message": None,
-            },
-            events=events,
+        claimed = claim_step(
+            session, step, observed, events, now=now, task_run_id=task_run_id, owner=owner
         )
         if not claimed:
+            if owner is not None:  # the lease went to another runner: say so, naming it
+                require_lease(
+                    session, step.mission_id, owner, seconds=get_settings().mission_lease_seconds, now=now
+                )
             raise StepNotClaimed(f"step {step_id} was claimed by another runner")
         outputs: dict[str, OutputAsset] = {}
         for out_field, asset_id in fields.items():
@@ -227,15 +230,8 @@ def complete_step(
             for out_field, a in begun.outputs.items()
         }
         summaries = {begun.outputs[f].name: content.content_summary for f, content in stored.items()}
-        finished = compare_and_set(
-            session,
-            ToolStep,
-            step_id,
-            ToolExecutionStatus.EXECUTING,
-            ToolExecutionStatus.COMPLETED,
-            where=(ToolStep.attempts == begun.attempt,),
-            values={"completed_at": utcnow(), "execution_result": {"outputs": summaries}},
-            events=events,
+        finished = finish_step(
+            session, step_id, begun.attempt, {"outputs": summaries}, events, now=utcnow()
         )
         if not finished:
             raise StepNotClaimed(
@@ -243,7 +239,7 @@ def complete_step(
             )
         for out_field, asset in begun.outputs.items():
             content = stored[out_field]
-            if not move_asset(session, asset, AssetStatus.READY, events, values=content.columns()):
+            if not move_asset(session, asset, AssetStatus.READY, events, content=content.columns()):
                 raise StepNotClaimed(f"step {step_id}: asset {asset.name!r} was moved by another runner")
             ready = replace(
                 asset,

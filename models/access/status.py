@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 from hopflow.models.enums import ALLOWED_TRANSITIONS, InvalidTransition, can_transition
@@ -139,10 +139,13 @@ def status_event_rows(
     return rows
 
 
+_INSERT_EVENTS = sa.insert(cast(sa.Table, Event.__table__))
+
+
 def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
     """Event rows in one INSERT (their ids and times from the columns' defaults)."""
     if rows:
-        session.execute(sa.insert(Event), rows)
+        session.execute(_INSERT_EVENTS, rows)
 
 
 def transition_path(current: StrEnum, target: StrEnum, subject: str | None = None) -> list[StrEnum]:

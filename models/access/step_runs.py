@@ -1,14 +1,15 @@
-"""A tool step's attempt in lean statements, the hot path of every step: the step (with its mission)
-and its output assets read with one SELECT each, status moves as conditional UPDATEs, and their
-events collected for one INSERT (models.access.status.insert_events)."""
+"""A tool step's attempt in lean statements, the hot path of every step: the step with its mission and
+its output assets read in one SELECT, status moves as conditional UPDATEs, and their events
+collected for one INSERT (models.access.status.insert_events)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
-from hopflow.models.access.status import status_event_rows, transition_path
+from hopflow.models.access.status import insert_events, status_event_rows, transition_path
 from hopflow.models.enums import AssetRole, AssetScopeType, AssetStatus, ToolExecutionStatus
 from hopflow.models.orm import Asset, Hop, Mission, ToolStep
 from sqlalchemy.orm import Session
@@ -45,27 +46,57 @@ class OutputAsset:
     content_summary: str | None
 
 
-def read_step_to_run(session: Session, step_id: str) -> StepToRun:
-    """The step with its mission's id and agent configuration; LookupError naming it if there is none."""
-    row = session.execute(
-        sa.select(
-            ToolStep.id,
-            Hop.mission_id,
-            Mission.agent_configuration_id,
-            ToolStep.tool_id,
-            ToolStep.status,
-            ToolStep.attempts,
-            ToolStep.task_run_id,
-            ToolStep.parameter_mapping,
-            ToolStep.result_mapping,
-        )
-        .join(Hop, Hop.id == ToolStep.hop_id)
-        .join(Mission, Mission.id == Hop.mission_id)
-        .where(ToolStep.id == step_id)
-    ).one_or_none()
-    if row is None:
+# The hot path runs on the tables (Core), not the mapped classes: the ORM's bulk UPDATE path
+# re-derives and re-keys every statement and evaluates it against the session, per call.
+_steps = cast(sa.Table, ToolStep.__table__)
+_hops = cast(sa.Table, Hop.__table__)
+_missions = cast(sa.Table, Mission.__table__)
+_assets = cast(sa.Table, Asset.__table__)
+
+_OUTPUT_COLUMNS = (
+    _assets.c.id,
+    _assets.c.name,
+    _assets.c.type,
+    _assets.c.role,
+    _assets.c.scope_type,
+    _assets.c.scope_id,
+    _assets.c.status,
+    _assets.c.content_ref,
+    _assets.c.size_bytes,
+    _assets.c.content_summary,
+)
+
+
+_STEP_TO_RUN = (
+    sa.select(
+        _steps.c.id,
+        _hops.c.mission_id,
+        _missions.c.agent_configuration_id,
+        _steps.c.tool_id,
+        _steps.c.status,
+        _steps.c.attempts,
+        _steps.c.task_run_id,
+        _steps.c.parameter_mapping,
+        _steps.c.result_mapping,
+        *(column.label(f"asset_{column.key}") for column in _OUTPUT_COLUMNS),
+    )
+    .select_from(
+        _steps.join(_hops, _hops.c.id == _steps.c.hop_id)
+        .join(_missions, _missions.c.id == _hops.c.mission_id)
+        .outerjoin(_assets, _assets.c.produced_by_step_id == _steps.c.id)
+    )
+    .where(_steps.c.id == sa.bindparam("b_step_id"))
+)
+
+
+def read_step_to_run(session: Session, step_id: str) -> tuple[StepToRun, dict[str, OutputAsset]]:
+    """The step with its mission's id and agent configuration, and the assets it produces (by id), in
+    one SELECT; LookupError naming the step if there is none."""
+    rows = session.execute(_STEP_TO_RUN, {"b_step_id": step_id}).all()
+    if not rows:
         raise LookupError(f"no tool_steps row with id {step_id!r}")
-    return StepToRun(
+    row = rows[0]
+    step = StepToRun(
         id=row.id,
         mission_id=row.mission_id,
         agent_configuration_id=row.agent_configuration_id,
@@ -76,42 +107,140 @@ def read_step_to_run(session: Session, step_id: str) -> StepToRun:
         parameter_mapping=dict(row.parameter_mapping or {}),
         result_mapping=dict(row.result_mapping or {}),
     )
-
-
-_OUTPUT_COLUMNS = (
-    Asset.id,
-    Asset.name,
-    Asset.type,
-    Asset.role,
-    Asset.scope_type,
-    Asset.scope_id,
-    Asset.status,
-    Asset.content_ref,
-    Asset.size_bytes,
-    Asset.content_summary,
-)
+    assets = [_output_asset(r._mapping, "asset_") for r in rows if r.asset_id is not None]
+    return step, {a.id: a for a in assets}
 
 
 def read_output_assets(session: Session, ids: list[str]) -> dict[str, OutputAsset]:
     """The assets with these ids, by id, without their content (a missing one is simply absent)."""
     if not ids:
         return {}
-    rows = session.execute(sa.select(*_OUTPUT_COLUMNS).where(Asset.id.in_(ids)))
-    return {
-        row.id: OutputAsset(
-            id=row.id,
-            name=row.name,
-            type=row.type,
-            role=AssetRole(row.role),
-            scope_type=AssetScopeType(row.scope_type),
-            scope_id=row.scope_id,
-            status=AssetStatus(row.status),
-            content_ref=row.content_ref,
-            size_bytes=row.size_bytes,
-            content_summary=row.content_summary,
-        )
-        for row in rows
+    rows = session.execute(sa.select(*_OUTPUT_COLUMNS).where(_assets.c.id.in_(ids)))
+    return {row.id: _output_asset(row._mapping) for row in rows}
+
+
+def _output_asset(row: Any, prefix: str = "") -> OutputAsset:
+    return OutputAsset(
+        id=row[f"{prefix}id"],
+        name=row[f"{prefix}name"],
+        type=row[f"{prefix}type"],
+        role=AssetRole(row[f"{prefix}role"]),
+        scope_type=AssetScopeType(row[f"{prefix}scope_type"]),
+        scope_id=row[f"{prefix}scope_id"],
+        status=AssetStatus(row[f"{prefix}status"]),
+        content_ref=row[f"{prefix}content_ref"],
+        size_bytes=row[f"{prefix}size_bytes"],
+        content_summary=row[f"{prefix}content_summary"],
+    )
+
+
+# The hot path's statements are built once: building and keying a statement costs more Python time
+# than SQLite takes to run it. Bound values are named b_* (a column's own name is reserved in SET).
+_MOVE_ASSET = (
+    sa.update(_assets)
+    .where(_assets.c.id == sa.bindparam("b_id"), _assets.c.status == sa.bindparam("b_expected"))
+    .values(status=sa.bindparam("b_target"))
+)
+_STORE_ASSET = _MOVE_ASSET.values(
+    content_summary=sa.bindparam("b_content_summary"),
+    type=sa.bindparam("b_type"),
+    content=sa.bindparam("b_content"),
+    content_ref=sa.bindparam("b_content_ref"),
+    size_bytes=sa.bindparam("b_size_bytes"),
+)
+_CLAIM_STEP = (
+    sa.update(_steps)
+    .where(
+        _steps.c.id == sa.bindparam("b_id"),
+        _steps.c.status == sa.bindparam("b_expected"),
+        _steps.c.attempts == sa.bindparam("b_attempts"),
+    )
+    .values(
+        status=ToolExecutionStatus.EXECUTING,
+        attempts=_steps.c.attempts + 1,
+        started_at=sa.bindparam("b_now"),
+        task_run_id=sa.bindparam("b_task_run_id"),
+        error_message=None,
+    )
+)
+# The claim under a lease: the same UPDATE, only while `owner` holds the mission's live lease (the
+# mission's LeaseKeeper renews it), so one statement both fences the runner and claims the step.
+_CLAIM_LEASED_STEP = _CLAIM_STEP.where(
+    sa.exists().where(
+        _missions.c.id == sa.bindparam("b_mission_id"),
+        _missions.c.lease_owner == sa.bindparam("b_owner"),
+        _missions.c.lease_expires_at > sa.bindparam("b_now"),
+    )
+)
+_FINISH_STEP = (
+    sa.update(_steps)
+    .where(
+        _steps.c.id == sa.bindparam("b_id"),
+        _steps.c.status == ToolExecutionStatus.EXECUTING,
+        _steps.c.attempts == sa.bindparam("b_attempts"),
+    )
+    .values(
+        status=ToolExecutionStatus.COMPLETED,
+        completed_at=sa.bindparam("b_now"),
+        execution_result=sa.bindparam("b_result"),
+    )
+)
+
+
+def claim_step(
+    session: Session,
+    step: StepToRun,
+    observed: ToolExecutionStatus,
+    events: list[dict[str, Any]],
+    *,
+    now: datetime,
+    task_run_id: str | None,
+    owner: str | None,
+) -> bool:
+    """`observed` -> executing (checked against the machine), one more attempt, in one conditional
+    UPDATE: only if the step is still `observed` at the attempt count read, and, with an `owner`,
+    only while it holds the mission's lease. False if any of that no longer holds."""
+    path = transition_path(observed, ToolExecutionStatus.EXECUTING, f"ToolStep {step.id}")
+    values = {
+        "b_id": step.id,
+        "b_expected": observed,
+        "b_attempts": step.attempts,
+        "b_now": now,
+        "b_task_run_id": task_run_id,
     }
+    if owner is None:
+        changed = session.execute(_CLAIM_STEP, values).rowcount  # type: ignore[attr-defined]
+    else:
+        values |= {"b_mission_id": step.mission_id, "b_owner": owner}
+        changed = session.execute(_CLAIM_LEASED_STEP, values).rowcount  # type: ignore[attr-defined]
+    if changed != 1:
+        return False
+    events.extend(status_event_rows(ToolStep.__tablename__, step.id, observed, path, None))
+    return True
+
+
+def finish_step(
+    session: Session,
+    step_id: str,
+    attempt: int,
+    result: dict[str, Any],
+    events: list[dict[str, Any]],
+    *,
+    now: datetime,
+) -> bool:
+    """executing -> completed with its execution_result, only for the attempt `attempt` (the one that
+    claimed it); False if another runner took the step over since."""
+    done = ToolExecutionStatus.COMPLETED
+    path = transition_path(ToolExecutionStatus.EXECUTING, done, f"ToolStep {step_id}")
+    changed = session.execute(
+        _FINISH_STEP, {"b_id": step_id, "b_attempts": attempt, "b_now": now, "b_result": result}
+    ).rowcount  # type: ignore[attr-defined]
+    if changed != 1:
+        return False
+    events.extend(
+        status_event_rows(ToolStep.__tablename__, step_id, ToolExecutionStatus.EXECUTING, path, None)
+    )
+    return True
 
 
 def move_asset(
@@ -120,22 +249,46 @@ def move_asset(
     target: AssetStatus,
     events: list[dict[str, Any]],
     *,
-    values: dict[str, Any] | None = None,
+    content: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> bool:
     """Move one asset from the status it was read with to `target` (checked against its machine),
-    setting `values` in the same conditional UPDATE; its events go to `events`. False if the asset
-    is no longer in the status it was read with (another writer moved it)."""
+    storing `content` (its content columns) in the same conditional UPDATE; its events go to
+    `events`. False if the asset is no longer in the status it was read with (another writer moved it)."""
     path = transition_path(asset.status, target, f"Asset {asset.id}")
-    if not path and not values:
+    if not path and not content:
         return True
-    changed = session.execute(
-        sa.update(Asset)
-        .where(Asset.id == asset.id, Asset.status == asset.status)
-        .values(status=target, **(values or {}))
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    values = {"b_id": asset.id, "b_expected": asset.status, "b_target": target}
+    if content is None:
+        changed = session.execute(_MOVE_ASSET, values).rowcount  # type: ignore[attr-defined]
+    else:
+        values |= {f"b_{column}": value for column, value in content.items()}
+        changed = session.execute(_STORE_ASSET, values).rowcount  # type: ignore[attr-defined]
     if changed != 1:
         return False
     events.extend(status_event_rows(Asset.__tablename__, asset.id, asset.status, path, reason))
     return True
+
+
+def move_steps(
+    session: Session,
+    ids: list[str],
+    expected: ToolExecutionStatus,
+    target: ToolExecutionStatus,
+    *,
+    reason: str | None = None,
+) -> None:
+    """Several steps from `expected` to `target` (checked against the machine) in one UPDATE and one
+    INSERT of their events; the session's loaded steps follow. RuntimeError if any had moved."""
+    if not ids:
+        return
+    path = transition_path(expected, target, "ToolStep")
+    changed = session.execute(
+        sa.update(ToolStep).where(ToolStep.id.in_(ids), ToolStep.status == expected).values(status=target)
+    ).rowcount  # type: ignore[attr-defined]
+    if changed != len(ids):
+        raise RuntimeError(f"{len(ids) - changed} of {len(ids)} steps were no longer {expected.value}")
+    insert_events(
+        session,
+        [row for step_id in ids for row in status_event_rows("tool_steps", step_id, expected, path, reason)],
+    )
