@@ -7,6 +7,7 @@ import json
 import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,8 +77,33 @@ def create_db_engine(url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **codec)
         event.listen(engine, "connect", _on_sqlite_connect)
     else:
-        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **codec)
+        engine = sa.create_engine(url, pool_size=5, max_overflow=10, **codec)
+        _ping_when_idle(engine)
     return engine
+
+
+# A pooled PostgreSQL connection idle longer than this is pinged before it is handed out (the server
+# may have restarted or dropped it meanwhile); one reused at once is not, which saves a round trip on
+# each of a step's back-to-back units of work (pool_pre_ping pings every checkout).
+IDLE_PING_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("checked_in", 0.0) <= IDLE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception:
+            alive = False
+        if not alive:
+            # The pool discards this connection and checks out another (a fresh one if need be).
+            raise sa.exc.DisconnectionError("the pooled connection did not answer a ping")
 
 
 def get_engine(url: str | None = None) -> Engine:
