@@ -125,6 +125,33 @@ def _by_api(
 publisher = ArtifactPublisher()
 
 
+def post_artifact(
+    *,
+    key: str,
+    type: str,
+    data: Any,
+    description: str | None = None,
+    flow_run_id: str | None = None,
+    task_run_id: str | None = None,
+) -> None:
+    """Post one artifact now, from this thread; a failure is logged, never raised (an artifact is a
+    view for the UI, the rows are the record)."""
+    artifact = ArtifactCreate(
+        key=key,
+        type=type,
+        data=data,
+        description=description,
+        flow_run_id=UUID(flow_run_id) if flow_run_id else None,
+        task_run_id=UUID(task_run_id) if task_run_id else None,
+    )
+    try:
+        with get_client(sync_client=True) as client:
+            client.create_artifact(artifact=artifact)
+    except Exception:
+        publisher.failures += 1
+        logger.warning("could not post artifact %s", key, exc_info=True)
+
+
 # mission id -> (artifact key prefix, mission name); both are fixed once the mission exists.
 _labels: dict[str, tuple[str, str]] = {}
 

@@ -14,7 +14,7 @@ from hopflow.tasks.artifact_views import (
     key_prefix,
     mission_summary_markdown,
 )
-from hopflow.tasks.artifacts import publisher
+from hopflow.tasks.artifacts import post_artifact, publisher
 from hopflow.tasks.missions import step_run_name
 
 
@@ -61,10 +61,12 @@ def read_mission_summary(mission_id: str) -> tuple[MissionSummary, str]:
 
 def publish_mission_summary(mission_id: str, flow_run_id: str | None) -> str:
     """Post the mission's summary artifact on `flow_run_id` (the flow run, not a task run, so the run's
-    Artifacts tab shows it); returns its key. Waits until every queued artifact is posted."""
+    Artifacts tab shows it); returns its key. The queued asset artifacts are posted first, then this
+    one, from this thread: the run is ending, and waiting on the publisher's thread cost more."""
     summary, prefix = read_mission_summary(mission_id)
     key = artifact_key(prefix, "summary")
-    publisher.submit(
+    publisher.flush()
+    post_artifact(
         key=key,
         type="markdown",
         data=mission_summary_markdown(summary),
@@ -72,5 +74,4 @@ def publish_mission_summary(mission_id: str, flow_run_id: str | None) -> str:
         + (f", flow run {flow_run_id}" if flow_run_id else ""),
         flow_run_id=flow_run_id,
     )
-    publisher.flush()
     return key
