@@ -47,17 +47,24 @@ class ArtifactPublisher:
         description: str | None = None,
         flow_run_id: str | None = None,
         task_run_id: str | None = None,
+        now: bool = False,
     ) -> None:
-        artifact = ArtifactCreate(
-            key=key,
-            type=type,
-            data=data,
-            description=description,
-            flow_run_id=UUID(flow_run_id) if flow_run_id else None,
-            task_run_id=UUID(task_run_id) if task_run_id else None,
-        )
+        """Queue an artifact for the publisher's thread, or with `now` post it from this thread (a
+        failure is logged, never raised: an artifact is a view for the UI, the rows are the record)."""
+        artifact = artifact_create(key, type, data, description, flow_run_id, task_run_id)
+        if now:
+            self._post_now(artifact)
+            return
         self._ensure_thread()
         self._queue.put((contextvars.copy_context(), artifact))
+
+    def _post_now(self, artifact: ArtifactCreate) -> None:
+        try:
+            with get_client(sync_client=True) as client:
+                client.create_artifact(artifact=artifact)
+        except Exception:
+            self.failures += 1
+            logger.warning("could not post artifact %s", artifact.key, exc_info=True)
 
     def flush(self, timeout: float = 60.0) -> bool:
         """Wait until every submitted artifact is posted (or failed); False on time-out."""
@@ -122,21 +129,15 @@ def _by_api(
     return list(groups.values())
 
 
-publisher = ArtifactPublisher()
-
-
-def post_artifact(
-    *,
+def artifact_create(
     key: str,
     type: str,
     data: Any,
-    description: str | None = None,
-    flow_run_id: str | None = None,
-    task_run_id: str | None = None,
-) -> None:
-    """Post one artifact now, from this thread; a failure is logged, never raised (an artifact is a
-    view for the UI, the rows are the record)."""
-    artifact = ArtifactCreate(
+    description: str | None,
+    flow_run_id: str | None,
+    task_run_id: str | None,
+) -> ArtifactCreate:
+    return ArtifactCreate(
         key=key,
         type=type,
         data=data,
@@ -144,12 +145,9 @@ def post_artifact(
         flow_run_id=UUID(flow_run_id) if flow_run_id else None,
         task_run_id=UUID(task_run_id) if task_run_id else None,
     )
-    try:
-        with get_client(sync_client=True) as client:
-            client.create_artifact(artifact=artifact)
-    except Exception:
-        publisher.failures += 1
-        logger.warning("could not post artifact %s", key, exc_info=True)
+
+
+publisher = ArtifactPublisher()
 
 
 # mission id -> (artifact key prefix, mission name); both are fixed once the mission exists.

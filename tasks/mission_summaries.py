@@ -14,7 +14,7 @@ from hopflow.tasks.artifact_views import (
     key_prefix,
     mission_summary_markdown,
 )
-from hopflow.tasks.artifacts import post_artifact, publisher
+from hopflow.tasks.artifacts import publisher
 from hopflow.tasks.missions import step_run_name
 
 
@@ -66,12 +66,13 @@ def publish_mission_summary(mission_id: str, flow_run_id: str | None) -> str:
     summary, prefix = read_mission_summary(mission_id)
     key = artifact_key(prefix, "summary")
     publisher.flush()
-    post_artifact(
+    publisher.submit(
         key=key,
         type="markdown",
         data=mission_summary_markdown(summary),
         description=f"summary of mission {summary.name} ({summary.status})"
         + (f", flow run {flow_run_id}" if flow_run_id else ""),
         flow_run_id=flow_run_id,
+        now=True,
     )
     return key

@@ -60,15 +60,23 @@ def open_tab(browser: Any, label: str) -> None:
     raise AssertionError(f"no tab {label!r} on {browser.current_url}")
 
 
-def wait_text(browser: Any, wanted: list[str], shot: Path, timeout: float = 90.0) -> str:
+def wait_text(
+    browser: Any, wanted: list[str], shot: Path, timeout: float = 90.0, tab: str | None = None
+) -> str:
+    """Wait until every wanted text shows; with `tab`, click that tab again every 10 s meanwhile (a
+    click that lands while the page re-renders does not switch it)."""
     from selenium.webdriver.common.by import By
 
     deadline = time.monotonic() + timeout
+    clicked = time.monotonic()
     text = ""
     while time.monotonic() < deadline:
         text = browser.find_element(By.TAG_NAME, "body").text
         if all(w in text for w in wanted):
             break
+        if tab is not None and time.monotonic() - clicked > 10:
+            open_tab(browser, tab)
+            clicked = time.monotonic()
         time.sleep(0.5)
     browser.save_screenshot(str(shot))
     missing = [w for w in wanted if w not in text]
@@ -120,9 +128,10 @@ def test_mission_run_artifact_and_agent_run_form_in_the_prefect_ui(
         browser,
         ["hop-1:prepare", "hop-3:report", "step-1.1:table.eval", "step-3.3:report.build"],
         shots / "mission-task-runs.png",
+        tab="Task Runs",
     )
     open_tab(browser, "Artifacts")
-    wait_text(browser, ["sales-report-summary"], shots / "mission-artifacts.png")
+    wait_text(browser, ["sales-report-summary"], shots / "mission-artifacts.png", tab="Artifacts")
 
     # 2. an asset's artifact page: its summary and its table, rendered
     regions = [str(r) for r in _regions()]
