@@ -20,7 +20,6 @@ from hopflow.models.access.step_runs import (
     claim_step,
     finish_step,
     move_asset,
-    read_output_assets,
     read_step_to_run,
 )
 from hopflow.models.db import session_scope
@@ -94,8 +93,6 @@ def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None =
     with session_scope() as session:
         step, assets = read_step_to_run(session, step_id)
         fields = {field: t["asset_id"] for field, t in step.result_mapping.items()}
-        if not set(fields.values()) <= assets.keys():  # rows from before produced_by_step_id was kept
-            assets = read_output_assets(session, list(fields.values()))
         if (
             step.status == ToolExecutionStatus.COMPLETED
             and len(assets) == len(set(fields.values()))
@@ -218,18 +215,18 @@ def complete_step(
     begun: _Begun,
 ) -> StepOutcome:
     """Finish the claimed attempt: its outputs stored and ready, the step completed, its llm calls
-    recorded, in one unit of work of four statements (step, asset, events, llm calls)."""
+    recorded, in one unit of work (the step, each output, the events, and the llm calls if any)."""
     settings = get_settings()
     written: list[tuple[OutputAsset, Any]] = []
     events: list[dict[str, Any]] = []
     with session_scope() as session:
-        # Only the attempt that claimed the step may finish it: if another runner took it over,
-        # this UPDATE changes nothing and the whole unit of work rolls back.
         stored = {
             out_field: store_content(a.id, a.scope_id, a.type, getattr(output, out_field), settings)
             for out_field, a in begun.outputs.items()
         }
         summaries = {begun.outputs[f].name: content.content_summary for f, content in stored.items()}
+        # Only the attempt that claimed the step may finish it: if another runner took it over,
+        # this UPDATE changes nothing and the whole unit of work rolls back.
         finished = finish_step(
             session, step_id, begun.attempt, {"outputs": summaries}, events, now=utcnow()
         )

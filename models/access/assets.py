@@ -66,13 +66,6 @@ def read_current_hop(session: Session, mission_id: str) -> Hop | None:
     return session.scalars(current_hop_stmt(mission_id)).one_or_none()
 
 
-def read_assets_by_id(session: Session, ids: list[str]) -> dict[str, Asset]:
-    """The assets with these ids, by id (a missing one is simply absent)."""
-    if not ids:
-        return {}
-    return {a.id: a for a in session.scalars(sa.select(Asset).where(Asset.id.in_(ids)))}
-
-
 def read_asset_by_name(
     session: Session, scope_type: AssetScopeType, scope_id: str, name: str
 ) -> Asset | None:

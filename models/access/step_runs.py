@@ -107,30 +107,23 @@ def read_step_to_run(session: Session, step_id: str) -> tuple[StepToRun, dict[st
         parameter_mapping=dict(row.parameter_mapping or {}),
         result_mapping=dict(row.result_mapping or {}),
     )
-    assets = [_output_asset(r._mapping, "asset_") for r in rows if r.asset_id is not None]
+    assets = [_output_asset(r._mapping) for r in rows if r.asset_id is not None]
     return step, {a.id: a for a in assets}
 
 
-def read_output_assets(session: Session, ids: list[str]) -> dict[str, OutputAsset]:
-    """The assets with these ids, by id, without their content (a missing one is simply absent)."""
-    if not ids:
-        return {}
-    rows = session.execute(sa.select(*_OUTPUT_COLUMNS).where(_assets.c.id.in_(ids)))
-    return {row.id: _output_asset(row._mapping) for row in rows}
-
-
-def _output_asset(row: Any, prefix: str = "") -> OutputAsset:
+def _output_asset(row: Any) -> OutputAsset:
+    """The joined asset columns of one row of _STEP_TO_RUN (labelled asset_*)."""
     return OutputAsset(
-        id=row[f"{prefix}id"],
-        name=row[f"{prefix}name"],
-        type=row[f"{prefix}type"],
-        role=AssetRole(row[f"{prefix}role"]),
-        scope_type=AssetScopeType(row[f"{prefix}scope_type"]),
-        scope_id=row[f"{prefix}scope_id"],
-        status=AssetStatus(row[f"{prefix}status"]),
-        content_ref=row[f"{prefix}content_ref"],
-        size_bytes=row[f"{prefix}size_bytes"],
-        content_summary=row[f"{prefix}content_summary"],
+        id=row["asset_id"],
+        name=row["asset_name"],
+        type=row["asset_type"],
+        role=AssetRole(row["asset_role"]),
+        scope_type=AssetScopeType(row["asset_scope_type"]),
+        scope_id=row["asset_scope_id"],
+        status=AssetStatus(row["asset_status"]),
+        content_ref=row["asset_content_ref"],
+        size_bytes=row["asset_size_bytes"],
+        content_summary=row["asset_content_summary"],
     )
 
 
@@ -250,7 +243,6 @@ def move_asset(
     events: list[dict[str, Any]],
     *,
     content: dict[str, Any] | None = None,
-    reason: str | None = None,
 ) -> bool:
     """Move one asset from the status it was read with to `target` (checked against its machine),
     storing `content` (its content columns) in the same conditional UPDATE; its events go to
@@ -266,7 +258,7 @@ def move_asset(
         changed = session.execute(_STORE_ASSET, values).rowcount  # type: ignore[attr-defined]
     if changed != 1:
         return False
-    events.extend(status_event_rows(Asset.__tablename__, asset.id, asset.status, path, reason))
+    events.extend(status_event_rows(Asset.__tablename__, asset.id, asset.status, path, None))
     return True
 
 
@@ -275,8 +267,6 @@ def move_steps(
     ids: list[str],
     expected: ToolExecutionStatus,
     target: ToolExecutionStatus,
-    *,
-    reason: str | None = None,
 ) -> None:
     """Several steps from `expected` to `target` (checked against the machine) in one UPDATE and one
     INSERT of their events; the session's loaded steps follow. RuntimeError if any had moved."""
@@ -290,5 +280,5 @@ def move_steps(
         raise RuntimeError(f"{len(ids) - changed} of {len(ids)} steps were no longer {expected.value}")
     insert_events(
         session,
-        [row for step_id in ids for row in status_event_rows("tool_steps", step_id, expected, path, reason)],
+        [row for step_id in ids for row in status_event_rows("tool_steps", step_id, expected, path, None)],
     )
