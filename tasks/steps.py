@@ -14,12 +14,12 @@ from hopflow.models.access.containers import read_allowlist
 from hopflow.models.access.leases import require_lease
 from hopflow.models.access.llm_calls import add_llm_calls
 from hopflow.models.access.rows import require
-from hopflow.models.access.status import advance_to, compare_and_set, insert_events, record_event
+from hopflow.models.access.status import advance_to, compare_and_set, record_event
 from hopflow.models.access.step_runs import (
+    AssetMove,
     OutputAsset,
     claim_step,
     finish_step,
-    move_asset,
     read_step_to_run,
 )
 from hopflow.models.db import session_scope
@@ -87,7 +87,8 @@ def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None =
     at the attempt count) read a moment before, and only while `owner` holds the mission's lease.
     Two runners can therefore never both execute one attempt, and `attempts` loses no increment.
     The usual claim is four statements: the step with its outputs, the claim (which also checks the
-    lease: the mission's LeaseKeeper renews it), the outputs in progress, their events.
+    lease: the mission's LeaseKeeper renews it), the outputs in progress, their events; on
+    PostgreSQL the last three are one statement.
     """
     now = utcnow()
     with session_scope() as session:
@@ -141,27 +142,23 @@ def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None =
             raise StepNotClaimed(
                 f"step {step_id} is already executing (attempt {attempts}) in another runner"
             )
-        events: list[dict[str, Any]] = []
-        claimed = claim_step(
-            session, step, observed, events, now=now, task_run_id=task_run_id, owner=owner
-        )
-        if not claimed:
-            if owner is not None:  # the lease went to another runner: say so, naming it
-                require_lease(
-                    session, step.mission_id, owner, seconds=get_settings().mission_lease_seconds, now=now
-                )
-            raise StepNotClaimed(f"step {step_id} was claimed by another runner")
         outputs: dict[str, OutputAsset] = {}
         for out_field, asset_id in fields.items():
             asset = assets.get(asset_id)
             if asset is None:
                 raise LookupError(f"step {step_id}: output {out_field!r} names no asset ({asset_id})")
-            if asset.status != AssetStatus.IN_PROGRESS and not move_asset(
-                session, asset, AssetStatus.IN_PROGRESS, events
-            ):
-                raise StepNotClaimed(f"step {step_id}: asset {asset.name!r} was moved by another runner")
-            outputs[out_field] = replace(asset, status=AssetStatus.IN_PROGRESS)
-        insert_events(session, events)
+            outputs[out_field] = asset
+        moves = [AssetMove(a, AssetStatus.IN_PROGRESS) for a in outputs.values()]
+        claimed = claim_step(session, step, observed, moves, now=now, task_run_id=task_run_id, owner=owner)
+        if not claimed.step:
+            if owner is not None:  # the lease went to another runner: say so, naming it
+                require_lease(
+                    session, step.mission_id, owner, seconds=get_settings().mission_lease_seconds, now=now
+                )
+            raise StepNotClaimed(f"step {step_id} was claimed by another runner")
+        if claimed.stuck is not None:
+            raise StepNotClaimed(f"step {step_id}: asset {claimed.stuck.name!r} was moved by another runner")
+        outputs = {f: replace(a, status=AssetStatus.IN_PROGRESS) for f, a in outputs.items()}
         agent, entries = _agent_allowlist(session, step.agent_configuration_id)
         return _Begun(
             skip=False,
@@ -217,37 +214,39 @@ def complete_step(
     """Finish the claimed attempt: its outputs stored and ready, the step completed, its llm calls
     recorded, in one unit of work (the step, each output, the events, and the llm calls if any)."""
     settings = get_settings()
-    written: list[tuple[OutputAsset, Any]] = []
-    events: list[dict[str, Any]] = []
     with session_scope() as session:
         stored = {
             out_field: store_content(a.id, a.scope_id, a.type, getattr(output, out_field), settings)
             for out_field, a in begun.outputs.items()
         }
         summaries = {begun.outputs[f].name: content.content_summary for f, content in stored.items()}
+        moves = [
+            AssetMove(asset, AssetStatus.READY, content=stored[f].columns())
+            for f, asset in begun.outputs.items()
+        ]
         # Only the attempt that claimed the step may finish it: if another runner took it over,
         # this UPDATE changes nothing and the whole unit of work rolls back.
-        finished = finish_step(
-            session, step_id, begun.attempt, {"outputs": summaries}, events, now=utcnow()
-        )
-        if not finished:
+        finished = finish_step(session, step_id, begun.attempt, {"outputs": summaries}, moves, now=utcnow())
+        if not finished.step:
             raise StepNotClaimed(
                 f"step {step_id} attempt {begun.attempt}: another runner took the step over; result dropped"
             )
-        for out_field, asset in begun.outputs.items():
-            content = stored[out_field]
-            if not move_asset(session, asset, AssetStatus.READY, events, content=content.columns()):
-                raise StepNotClaimed(f"step {step_id}: asset {asset.name!r} was moved by another runner")
-            ready = replace(
-                asset,
-                status=AssetStatus.READY,
-                type=content.type,
-                content_ref=content.content_ref,
-                size_bytes=content.size_bytes,
-                content_summary=content.content_summary,
+        if finished.stuck is not None:
+            raise StepNotClaimed(f"step {step_id}: asset {finished.stuck.name!r} was moved by another runner")
+        written = [
+            (
+                replace(
+                    asset,
+                    status=AssetStatus.READY,
+                    type=stored[f].type,
+                    content_ref=stored[f].content_ref,
+                    size_bytes=stored[f].size_bytes,
+                    content_summary=stored[f].content_summary,
+                ),
+                getattr(output, f),
             )
-            written.append((ready, getattr(output, out_field)))
-        insert_events(session, events)
+            for f, asset in begun.outputs.items()
+        ]
         prompt, completion = record_llm_calls(
             session,
             llm_calls,

@@ -1,9 +1,11 @@
 """A tool step's attempt in lean statements, the hot path of every step: the step with its mission and
-its output assets read in one SELECT, status moves as conditional UPDATEs, and their events
-collected for one INSERT (models.access.status.insert_events)."""
+its output assets read in one SELECT; the step's move (claim or finish), its assets' moves and their
+events written together: as conditional UPDATEs and one INSERT, or on PostgreSQL as one statement
+(data-modifying CTEs), so a unit of work pays one round trip for them, not one per row."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -11,7 +13,8 @@ from typing import Any, cast
 import sqlalchemy as sa
 from hopflow.models.access.status import insert_events, status_event_rows, transition_path
 from hopflow.models.enums import AssetRole, AssetScopeType, AssetStatus, ToolExecutionStatus
-from hopflow.models.orm import Asset, Hop, Mission, ToolStep
+from hopflow.models.orm import Asset, Event, Hop, Mission, ToolStep
+from hopflow.models.orm.base import new_id
 from sqlalchemy.orm import Session
 
 
@@ -52,6 +55,7 @@ _steps = cast(sa.Table, ToolStep.__table__)
 _hops = cast(sa.Table, Hop.__table__)
 _missions = cast(sa.Table, Mission.__table__)
 _assets = cast(sa.Table, Asset.__table__)
+_events = cast(sa.Table, Event.__table__)
 
 _OUTPUT_COLUMNS = (
     _assets.c.id,
@@ -127,72 +131,211 @@ def _output_asset(row: Any) -> OutputAsset:
     )
 
 
-# The hot path's statements are built once: building and keying a statement costs more Python time
-# than SQLite takes to run it. Bound values are named b_* (a column's own name is reserved in SET).
-_MOVE_ASSET = (
-    sa.update(_assets)
-    .where(_assets.c.id == sa.bindparam("b_id"), _assets.c.status == sa.bindparam("b_expected"))
-    .values(status=sa.bindparam("b_target"))
-)
-_STORE_ASSET = _MOVE_ASSET.values(
-    content_summary=sa.bindparam("b_content_summary"),
-    type=sa.bindparam("b_type"),
-    content=sa.bindparam("b_content"),
-    content_ref=sa.bindparam("b_content_ref"),
-    size_bytes=sa.bindparam("b_size_bytes"),
-)
-_CLAIM_STEP = (
-    sa.update(_steps)
-    .where(
-        _steps.c.id == sa.bindparam("b_id"),
-        _steps.c.status == sa.bindparam("b_expected"),
-        _steps.c.attempts == sa.bindparam("b_attempts"),
+# The hot path's statements are built once per shape: building and keying a statement costs more
+# Python time than SQLite takes to run it. Bound values are prefixed (b_ alone, or one prefix per
+# part of a combined statement; a column's own name is reserved in SET), and `updated_at` is set
+# from the unit's `now` (a prefetched default cannot sit in a CTE).
+
+
+def _touch(table: sa.Table, p: str) -> dict[str, Any]:
+    return {c.key: sa.bindparam(f"{p}now") for c in table.c if c.onupdate is not None}
+
+
+def _move_asset_update(p: str, with_content: bool) -> sa.Update:
+    values: dict[str, Any] = {"status": sa.bindparam(f"{p}target"), **_touch(_assets, p)}
+    if with_content:
+        values |= {c: sa.bindparam(f"{p}{c}") for c in _CONTENT_COLUMNS}
+    return (
+        sa.update(_assets)
+        .where(_assets.c.id == sa.bindparam(f"{p}id"), _assets.c.status == sa.bindparam(f"{p}expected"))
+        .values(values)
     )
-    .values(
-        status=ToolExecutionStatus.EXECUTING,
-        attempts=_steps.c.attempts + 1,
-        started_at=sa.bindparam("b_now"),
-        task_run_id=sa.bindparam("b_task_run_id"),
-        error_message=None,
+
+
+_CONTENT_COLUMNS = ("content_summary", "type", "content", "content_ref", "size_bytes")
+
+
+def _claim_update(p: str, leased: bool) -> sa.Update:
+    """`expected` -> executing with one more attempt, only at the attempt count read; `leased`: only
+    while `owner` holds the mission's live lease (the mission's LeaseKeeper renews it), so one
+    statement both fences the runner and claims the step."""
+    claim = (
+        sa.update(_steps)
+        .where(
+            _steps.c.id == sa.bindparam(f"{p}id"),
+            _steps.c.status == sa.bindparam(f"{p}expected"),
+            _steps.c.attempts == sa.bindparam(f"{p}attempts"),
+        )
+        .values(
+            status=ToolExecutionStatus.EXECUTING,
+            attempts=_steps.c.attempts + 1,
+            started_at=sa.bindparam(f"{p}now"),
+            task_run_id=sa.bindparam(f"{p}task_run_id"),
+            error_message=None,
+            **_touch(_steps, p),
+        )
     )
+    if not leased:
+        return claim
+    return claim.where(
+        sa.exists().where(
+            _missions.c.id == sa.bindparam(f"{p}mission_id"),
+            _missions.c.lease_owner == sa.bindparam(f"{p}owner"),
+            _missions.c.lease_expires_at > sa.bindparam(f"{p}now"),
+        )
+    )
+
+
+def _finish_update(p: str) -> sa.Update:
+    return (
+        sa.update(_steps)
+        .where(
+            _steps.c.id == sa.bindparam(f"{p}id"),
+            _steps.c.status == ToolExecutionStatus.EXECUTING,
+            _steps.c.attempts == sa.bindparam(f"{p}attempts"),
+        )
+        .values(
+            status=ToolExecutionStatus.COMPLETED,
+            completed_at=sa.bindparam(f"{p}now"),
+            execution_result=sa.bindparam(f"{p}result"),
+            **_touch(_steps, p),
+        )
+    )
+
+
+_EVENT_COLUMNS = (
+    "id",
+    "action",
+    "description",
+    "subject_type",
+    "subject_id",
+    "before",
+    "after",
+    "created_at",
 )
-# The claim under a lease: the same UPDATE, only while `owner` holds the mission's live lease (the
-# mission's LeaseKeeper renews it), so one statement both fences the runner and claims the step.
-_CLAIM_LEASED_STEP = _CLAIM_STEP.where(
-    sa.exists().where(
-        _missions.c.id == sa.bindparam("b_mission_id"),
-        _missions.c.lease_owner == sa.bindparam("b_owner"),
-        _missions.c.lease_expires_at > sa.bindparam("b_now"),
-    )
-)
-_FINISH_STEP = (
-    sa.update(_steps)
-    .where(
-        _steps.c.id == sa.bindparam("b_id"),
-        _steps.c.status == ToolExecutionStatus.EXECUTING,
-        _steps.c.attempts == sa.bindparam("b_attempts"),
-    )
-    .values(
-        status=ToolExecutionStatus.COMPLETED,
-        completed_at=sa.bindparam("b_now"),
-        execution_result=sa.bindparam("b_result"),
-    )
-)
+
+
+@functools.lru_cache(maxsize=64)
+def _update(kind: str, leased: bool = False, with_content: bool = False) -> sa.Update:
+    """One part on its own, its values prefixed b_."""
+    if kind == "claim":
+        return _claim_update("b_", leased)
+    if kind == "finish":
+        return _finish_update("b_")
+    return _move_asset_update("b_", with_content)
+
+
+@functools.lru_cache(maxsize=64)
+def _combined(kind: str, leased: bool, assets: tuple[bool, ...], events: int) -> sa.Select[Any]:
+    """The step's UPDATE, one UPDATE per asset (`assets`: whether each stores content) and the INSERT
+    of `events` rows as data-modifying CTEs of one SELECT, which answers how many rows each UPDATE
+    changed (s_, a0_, a1_, ... and e0_, e1_, ... prefix their values)."""
+    step = _claim_update("s_", leased) if kind == "claim" else _finish_update("s_")
+    parts = [step.returning(_steps.c.id).cte("step_moved")]
+    for i, with_content in enumerate(assets):
+        update = _move_asset_update(f"a{i}_", with_content)
+        parts.append(update.returning(_assets.c.id).cte(f"asset_moved_{i}"))
+    counts = [sa.select(sa.func.count()).select_from(part).scalar_subquery() for part in parts]
+    select = sa.select(*counts)
+    for j in range(events):  # one single-row INSERT each: a multi-row VALUES is never cached
+        row = {c: sa.bindparam(f"e{j}_{c}", type_=_events.c[c].type) for c in _EVENT_COLUMNS}
+        select = select.add_cte(sa.insert(_events).values(row).cte(f"event_added_{j}"))
+    return select
+
+
+@dataclass(frozen=True)
+class AssetMove:
+    """An output asset to move from the status it was read with to `target`, with `content` (its
+    content columns) stored in the same UPDATE when given."""
+
+    asset: OutputAsset
+    target: AssetStatus
+    content: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What a claim or finish changed: `step` false if the step was not where it was read (nothing is
+    kept: the caller rolls back); `stuck`, the first asset another writer had moved."""
+
+    step: bool
+    stuck: OutputAsset | None = None
+
+
+def _write(
+    session: Session,
+    kind: str,
+    step_values: dict[str, Any],
+    leased: bool,
+    step_events: list[dict[str, Any]],
+    moves: list[AssetMove],
+    now: datetime,
+) -> Moved:
+    """The step's move, then each asset's, then their events; checked against the machines first.
+    On a False answer the caller rolls back: on PostgreSQL the events were written in the same
+    statement as the moves."""
+    moves = [m for m in moves if m.asset.status != m.target or m.content is not None]
+    events = list(step_events)
+    for move in moves:
+        path = transition_path(move.asset.status, move.target, f"Asset {move.asset.id}")
+        events += status_event_rows(Asset.__tablename__, move.asset.id, move.asset.status, path, None)
+    if session.get_bind().dialect.name == "postgresql":
+        return _write_at_once(session, kind, step_values, leased, events, moves, now)
+    if session.execute(_update(kind, leased), step_values).rowcount != 1:  # type: ignore[attr-defined]
+        return Moved(step=False)
+    for move in moves:
+        values = _asset_values("b_", move, now)
+        update = _update("asset", with_content=move.content is not None)
+        if session.execute(update, values).rowcount != 1:  # type: ignore[attr-defined]
+            return Moved(step=True, stuck=move.asset)
+    insert_events(session, events)
+    return Moved(step=True)
+
+
+def _write_at_once(
+    session: Session,
+    kind: str,
+    step_values: dict[str, Any],
+    leased: bool,
+    events: list[dict[str, Any]],
+    moves: list[AssetMove],
+    now: datetime,
+) -> Moved:
+    shape = tuple(m.content is not None for m in moves)
+    values = {f"s_{k.removeprefix('b_')}": v for k, v in step_values.items()}
+    for i, move in enumerate(moves):
+        values |= _asset_values(f"a{i}_", move, now)
+    for j, row in enumerate(events):
+        row = {"id": new_id(), "created_at": now, **row}
+        values |= {f"e{j}_{c}": row.get(c) for c in _EVENT_COLUMNS}
+    counts = session.execute(_combined(kind, leased, shape, len(events)), values).one()
+    if counts[0] != 1:
+        return Moved(step=False)
+    stuck = next((m.asset for m, n in zip(moves, counts[1:], strict=True) if n != 1), None)
+    return Moved(step=True, stuck=stuck)
+
+
+def _asset_values(p: str, move: AssetMove, now: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {f"{p}id": move.asset.id, f"{p}expected": move.asset.status}
+    values |= {f"{p}target": move.target, f"{p}now": now}
+    if move.content is not None:
+        values |= {f"{p}{c}": move.content[c] for c in _CONTENT_COLUMNS}
+    return values
 
 
 def claim_step(
     session: Session,
     step: StepToRun,
     observed: ToolExecutionStatus,
-    events: list[dict[str, Any]],
+    moves: list[AssetMove],
     *,
     now: datetime,
     task_run_id: str | None,
     owner: str | None,
-) -> bool:
-    """`observed` -> executing (checked against the machine), one more attempt, in one conditional
-    UPDATE: only if the step is still `observed` at the attempt count read, and, with an `owner`,
-    only while it holds the mission's lease. False if any of that no longer holds."""
+) -> Moved:
+    """`observed` -> executing (checked against the machine), one more attempt, and the outputs'
+    `moves`, with their events: only if the step is still `observed` at the attempt count read, and,
+    with an `owner`, only while it holds the mission's lease."""
     path = transition_path(observed, ToolExecutionStatus.EXECUTING, f"ToolStep {step.id}")
     values = {
         "b_id": step.id,
@@ -201,15 +344,10 @@ def claim_step(
         "b_now": now,
         "b_task_run_id": task_run_id,
     }
-    if owner is None:
-        changed = session.execute(_CLAIM_STEP, values).rowcount  # type: ignore[attr-defined]
-    else:
+    if owner is not None:
         values |= {"b_mission_id": step.mission_id, "b_owner": owner}
-        changed = session.execute(_CLAIM_LEASED_STEP, values).rowcount  # type: ignore[attr-defined]
-    if changed != 1:
-        return False
-    events.extend(status_event_rows(ToolStep.__tablename__, step.id, observed, path, None))
-    return True
+    events = status_event_rows(ToolStep.__tablename__, step.id, observed, path, None)
+    return _write(session, "claim", values, owner is not None, events, moves, now)
 
 
 def finish_step(
@@ -217,49 +355,17 @@ def finish_step(
     step_id: str,
     attempt: int,
     result: dict[str, Any],
-    events: list[dict[str, Any]],
+    moves: list[AssetMove],
     *,
     now: datetime,
-) -> bool:
-    """executing -> completed with its execution_result, only for the attempt `attempt` (the one that
-    claimed it); False if another runner took the step over since."""
-    done = ToolExecutionStatus.COMPLETED
-    path = transition_path(ToolExecutionStatus.EXECUTING, done, f"ToolStep {step_id}")
-    changed = session.execute(
-        _FINISH_STEP, {"b_id": step_id, "b_attempts": attempt, "b_now": now, "b_result": result}
-    ).rowcount  # type: ignore[attr-defined]
-    if changed != 1:
-        return False
-    events.extend(
-        status_event_rows(ToolStep.__tablename__, step_id, ToolExecutionStatus.EXECUTING, path, None)
-    )
-    return True
-
-
-def move_asset(
-    session: Session,
-    asset: OutputAsset,
-    target: AssetStatus,
-    events: list[dict[str, Any]],
-    *,
-    content: dict[str, Any] | None = None,
-) -> bool:
-    """Move one asset from the status it was read with to `target` (checked against its machine),
-    storing `content` (its content columns) in the same conditional UPDATE; its events go to
-    `events`. False if the asset is no longer in the status it was read with (another writer moved it)."""
-    path = transition_path(asset.status, target, f"Asset {asset.id}")
-    if not path and not content:
-        return True
-    values = {"b_id": asset.id, "b_expected": asset.status, "b_target": target}
-    if content is None:
-        changed = session.execute(_MOVE_ASSET, values).rowcount  # type: ignore[attr-defined]
-    else:
-        values |= {f"b_{column}": value for column, value in content.items()}
-        changed = session.execute(_STORE_ASSET, values).rowcount  # type: ignore[attr-defined]
-    if changed != 1:
-        return False
-    events.extend(status_event_rows(Asset.__tablename__, asset.id, asset.status, path, None))
-    return True
+) -> Moved:
+    """executing -> completed with its execution_result, and the outputs' `moves` (ready, with their
+    content), with their events: only for the attempt `attempt` (the one that claimed it)."""
+    executing = ToolExecutionStatus.EXECUTING
+    path = transition_path(executing, ToolExecutionStatus.COMPLETED, f"ToolStep {step_id}")
+    values = {"b_id": step_id, "b_attempts": attempt, "b_now": now, "b_result": result}
+    events = status_event_rows(ToolStep.__tablename__, step_id, executing, path, None)
+    return _write(session, "finish", values, False, events, moves, now)
 
 
 def move_steps(
