@@ -98,13 +98,17 @@ def mission_flow(mission_id: str) -> MissionResult:
     One runner at a time: if another live flow run holds the mission's lease, this one returns at
     once without touching it, its result naming the holder (`held_by`).
     """
-    start = start_mission(mission_id)
-    if start.already_finished:
-        return _result(mission_id).model_copy(update={"already_finished": True})
-    if start.held_by is not None:
-        print(f"mission {start.name} ({mission_id}) is being run by flow run {start.held_by}; not running it")
-        return _result(mission_id).model_copy(update={"held_by": start.held_by})
-    with LeaseKeeper(mission_id, start.owner):
+    # The keeper runs from before the lease is taken: start-mission takes it inside its task, and a
+    # slow Prefect API finishing that task must not let it expire before anything renews it.
+    with LeaseKeeper(mission_id, runtime_flow_run.id) as keeper:
+        start = start_mission(mission_id)
+        if start.already_finished:
+            return _result(mission_id).model_copy(update={"already_finished": True})
+        if start.held_by is not None:
+            holder = start.held_by
+            print(f"mission {start.name} ({mission_id}) is being run by flow run {holder}; not running it")
+            return _result(mission_id).model_copy(update={"held_by": start.held_by})
+        keeper.held()
         try:
             while True:
                 hop = prepare_next_hop(mission_id, start.owner)

@@ -19,19 +19,29 @@ logger = logging.getLogger("hopflow.leases")
 
 
 class LeaseKeeper:
-    """`with LeaseKeeper(mission_id, owner):` renews the lease every third of its duration."""
+    """`with LeaseKeeper(mission_id, owner):` renews the lease every third of its duration.
+
+    It may be entered before the lease is taken (so that no stall between taking it and entering,
+    such as a slow Prefect API finishing the task that took it, lets it expire): until `held()` is
+    called, a renewal that finds the lease not held waits for the next round instead of giving up.
+    """
 
     def __init__(self, mission_id: str, owner: str, seconds: float | None = None) -> None:
         self.mission_id = mission_id
         self.owner = owner
         self.seconds = seconds or get_settings().mission_lease_seconds
         self.lost = threading.Event()
+        self._held = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"hopflow-lease-{mission_id[:8]}", daemon=True)
 
     def __enter__(self) -> LeaseKeeper:
         self._thread.start()
         return self
+
+    def held(self) -> None:
+        """The runner took the lease: from now on a renewal that fails means it was lost."""
+        self._held.set()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -55,7 +65,7 @@ class LeaseKeeper:
             except Exception as error:  # keep trying: a blip must not end the lease early
                 logger.warning("mission %s: lease renewal failed (%s)", self.mission_id, error)
                 continue
-            if held:
+            if held or not self._held.is_set():
                 continue
             if holder is not None:  # None: the runner let go itself (mission finished or failed)
                 logger.error(
