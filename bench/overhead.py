@@ -6,6 +6,11 @@ flow of N no-op tasks doing the same work, on one Prefect API, in one run.
 Prints, per backend and N: median wall time of each flow call, per-step cost, and the ratio
 (hopflow / bare). Also the marginal per-step cost (slope over N), which leaves out the fixed
 per-flow cost both share. Uses PREFECT_API_URL if set, else Prefect's ephemeral API.
+
+The three flows take turns within each repeat (bare, bare+persist, hopflow), so a slow spell of the
+machine lands on all three. Prefect's flow heartbeat is off for all of them (--heartbeats keeps it):
+its thread sleeps in 1 s steps and is joined when a flow exits, which adds 0-1 s at random to every
+flow call, the same for both kinds of flow; that noise alone moved a 100-step cell by +-5 ms per step.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import sqlalchemy as sa
 from hopflow.models.schemas.specs import MAX_STEPS_PER_HOP
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
 from bench.servers import PG_URL, start_prefect_server
 
@@ -141,19 +146,26 @@ def main() -> None:
         help="Prefect's own server: a `prefect server start` on PostgreSQL (default, as in production) or "
         "the ephemeral SQLite one (it stalls under load: database is locked, 503, back-off)",
     )
+    parser.add_argument(
+        "--heartbeats",
+        action="store_true",
+        help="keep Prefect's flow heartbeat on (0-1 s of random wait at the end of every flow call)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    updates: dict[Any, Any] = {} if args.heartbeats else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    stop_server = None
     if args.prefect_server == "postgres" and not os.environ.get("PREFECT_API_URL"):
         api_url, stop_server = start_prefect_server(Path(tempfile.mkdtemp()))
         print(f"Prefect server on PostgreSQL at {api_url}")
-        try:
-            # Prefect reads its settings at import: switch the API through its settings context.
-            with temporary_settings(updates={PREFECT_API_URL: api_url}):
-                run(args, sizes)
-        finally:
+        updates[PREFECT_API_URL] = api_url
+    try:
+        # Prefect reads its settings at import: switch them through its settings context.
+        with temporary_settings(updates=updates):
+            run(args, sizes)
+    finally:
+        if stop_server:
             stop_server()
-    else:
-        run(args, sizes)
 
 
 def run(args: argparse.Namespace, sizes: list[int]) -> None:
@@ -185,9 +197,12 @@ def run(args: argparse.Namespace, sizes: list[int]) -> None:
             try:
                 points: dict[str, list[tuple[int, float]]] = {"bare": [], "persist": [], "hopflow": []}
                 for n in sizes:
-                    bare = statistics.median(time_bare(n) for _ in range(args.repeats))
-                    persist = statistics.median(time_bare(n, persist=True) for _ in range(args.repeats))
-                    hop = statistics.median(time_mission(n) for _ in range(args.repeats))
+                    # In turns, so that a slow spell of the machine lands on all three.
+                    times = [
+                        (time_bare(n), time_bare(n, persist=True), time_mission(n))
+                        for _ in range(args.repeats)
+                    ]
+                    bare, persist, hop = (statistics.median(column) for column in zip(*times, strict=True))
                     for key, value in (("bare", bare), ("persist", persist), ("hopflow", hop)):
                         points[key].append((n, value))
                     print(_row(backend, str(n), bare / n, persist / n, hop / n, widths))
