@@ -1,6 +1,6 @@
 """Trigger latency under `hopflow serve`: from a trigger (API, webhook, event) to the flow run RUNNING.
 
-    python bench/trigger_latency.py [--count 5] [--poll 1] [--hopflow-db sqlite|postgresql]
+    python bench/trigger_latency.py [--count 5] [--poll 0.5] [--hopflow-db sqlite|postgresql]
 
 Starts a Prefect server on PostgreSQL (a fresh database), `hopflow serve` and `hopflow webhooks` as
 subprocesses, configures the example agent (examples/agents/sales_sentinel.yaml), then fires
@@ -243,7 +243,9 @@ class Bench:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=5, help="triggers of each kind (after one warm-up)")
-    parser.add_argument("--poll", type=float, default=1.0, help="PREFECT_RUNNER_POLL_FREQUENCY for serve")
+    parser.add_argument(
+        "--poll", type=float, help="the runner's poll in seconds, both servers (default: hopflow serve's)"
+    )
     parser.add_argument("--hopflow-db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--kinds", default="bare,api,webhook,event", help="bare: Prefect alone, the floor")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
@@ -268,7 +270,6 @@ def main() -> None:
             **os.environ,
             "PREFECT_API_URL": api,
             "PREFECT_HOME": str(workdir / "prefect-home"),
-            "PREFECT_RUNNER_POLL_FREQUENCY": f"{args.poll:g}",
             "HOPFLOW_DATABASE_URL": db_url,
             "HOPFLOW_LOGS": str(workdir / "logs"),
             "HOPFLOW_DATA": str(workdir / "data"),
@@ -277,6 +278,10 @@ def main() -> None:
             "BENCH_SHOP_WEBHOOK_SECRET": secret,
         }
         os.environ.update({k: env[k] for k in ("PREFECT_API_URL", "HOPFLOW_DATABASE_URL")})
+        # Imported only now: Prefect reads its settings (the API URL above) when first imported.
+        from hopflow.deployments.build import DEFAULT_POLL_SECONDS
+
+        args.poll = DEFAULT_POLL_SECONDS if args.poll is None else args.poll
         hopflow(["db", "upgrade"], env)
         hopflow(["agents", "register", str(ROOT / "examples/agents/sales_sentinel.yaml")], env)
         values = ROOT / "examples/agents/sales_sentinel.values.yaml"

@@ -24,8 +24,10 @@ from prefect.utilities.callables import ParameterSchema
 logger = logging.getLogger("hopflow.deployments")
 
 # The runner asks Prefect for due runs this often. Prefect's default (10 s) gives ~8 s from a trigger
-# to the flow body; 1 s gives ~2 s (measured on a 2-core machine), the target being 2.5 s median.
-DEFAULT_POLL_SECONDS = 1.0
+# to the flow body; a triggered run waits half of it on average for the next poll, so 0.5 s takes
+# ~0.25 s off the median trigger latency of 1 s (bench/trigger_latency.py), for two cheap API queries
+# a second per serving process.
+DEFAULT_POLL_SECONDS = 0.5
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Absolute: `prefect deploy` reads the file from where it runs, a worker from the pull step's folder.
 FLOW_ENTRYPOINT = f"{PROJECT_ROOT / 'flows' / 'agent_run.py'}:agent_run_flow"

@@ -338,9 +338,10 @@ def serve(
         float,
         typer.Option(
             "--poll-seconds",
-            help="How often the runner asks Prefect for due runs (PREFECT_RUNNER_POLL_FREQUENCY, default 1).",
+            help="How often the runner asks Prefect for due runs, in seconds "
+            "(default 0.5, or PREFECT_RUNNER_POLL_FREQUENCY when set).",
         ),
-    ] = float(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY", "1")),
+    ] = float(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY", "0.5")),
     limit: Annotated[int | None, typer.Option(help="Most flow runs at once in this process.")] = None,
     reconcile_seconds: Annotated[int, typer.Option(help="Run-log reconciler interval.")] = 60,
     reconciler: Annotated[bool, typer.Option(help="Also run the run-log reconciler (a thread).")] = True,
