@@ -141,13 +141,17 @@ def test_a_finish_by_an_attempt_that_was_taken_over_keeps_nothing(hopflow_env: s
     assert during[2] == AssetStatus.IN_PROGRESS
 
 
-def test_a_lease_keeper_entered_before_the_lease_is_taken_keeps_it(hopflow_env: str) -> None:
+def empty_mission(name: str) -> str:
     with session_scope() as session:
         user = ensure_user(session)
-        mission = Mission(user_id=user.id, name="kept")
+        mission = Mission(user_id=user.id, name=name)
         session.add(mission)
         session.flush()
-        mission_id = mission.id
+        return mission.id
+
+
+def test_a_lease_keeper_entered_before_the_lease_is_taken_keeps_it(hopflow_env: str) -> None:
+    mission_id = empty_mission("kept")
     with LeaseKeeper(mission_id, OWNER, seconds=0.9) as keeper:
         time.sleep(0.7)  # two renewals find no lease yet: the keeper must not give up
         with session_scope() as session:
@@ -164,12 +168,8 @@ def test_a_lease_keeper_entered_before_the_lease_is_taken_keeps_it(hopflow_env: 
 
 
 def test_a_lease_keeper_reports_a_lease_lost_after_it_was_held(hopflow_env: str) -> None:
+    mission_id = empty_mission("lost")
     with session_scope() as session:
-        user = ensure_user(session)
-        mission = Mission(user_id=user.id, name="lost")
-        session.add(mission)
-        session.flush()
-        mission_id = mission.id
         assert acquire_lease(session, mission_id, OWNER, seconds=0.9, now=utcnow()) is None
     with LeaseKeeper(mission_id, OWNER, seconds=0.9) as keeper:
         keeper.held()
