@@ -43,6 +43,7 @@ class SettingsError(ValueError):
     """A setting has a value hopflow cannot use; the message names the variable."""
 
 
+@lru_cache(maxsize=64)  # every unit of work asks for its engine by URL: parse each URL once
 def normalise_database_url(raw: str) -> str:
     """Check a database URL and pin the PostgreSQL driver to psycopg 3.
 
