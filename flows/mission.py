@@ -107,7 +107,7 @@ def mission_flow(mission_id: str) -> MissionResult:
         if start.held_by is not None:
             holder = start.held_by
             print(f"mission {start.name} ({mission_id}) is being run by flow run {holder}; not running it")
-            return _result(mission_id).model_copy(update={"held_by": start.held_by})
+            return _result(mission_id).model_copy(update={"held_by": holder})
         keeper.held()
         try:
             while True:

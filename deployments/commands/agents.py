@@ -335,21 +335,24 @@ def archive(
 # --- top-level commands --------------------------------------------------------------------------
 def serve(
     poll_seconds: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--poll-seconds",
             help="How often the runner asks Prefect for due runs, in seconds "
-            "(default 0.5, or PREFECT_RUNNER_POLL_FREQUENCY when set).",
+            "(default: PREFECT_RUNNER_POLL_FREQUENCY when set, else 0.5).",
+            show_default=False,
         ),
-    ] = float(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY", "0.5")),
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="Most flow runs at once in this process.")] = None,
     reconcile_seconds: Annotated[int, typer.Option(help="Run-log reconciler interval.")] = 60,
     reconciler: Annotated[bool, typer.Option(help="Also run the run-log reconciler (a thread).")] = True,
 ) -> None:
     """Serve every active agent configuration and mission template as deployments, plus the reconciler."""
-    from hopflow.deployments.build import active_agents, serve_agents
+    from hopflow.deployments.build import DEFAULT_POLL_SECONDS, active_agents, serve_agents
     from hopflow.tasks.agents import webhook_routes_for
 
+    if poll_seconds is None:
+        poll_seconds = float(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY") or DEFAULT_POLL_SECONDS)
     settings()
     _migrated()
     api = prefect_api_url()

@@ -137,6 +137,9 @@ def _output_asset(row: Any) -> OutputAsset:
 # from the unit's `now` (a prefetched default cannot sit in a CTE).
 
 
+_CONTENT_COLUMNS = ("content_summary", "type", "content", "content_ref", "size_bytes")
+
+
 def _touch(table: sa.Table, p: str) -> dict[str, Any]:
     return {c.key: sa.bindparam(f"{p}now") for c in table.c if c.onupdate is not None}
 
@@ -150,9 +153,6 @@ def _move_asset_update(p: str, with_content: bool) -> sa.Update:
         .where(_assets.c.id == sa.bindparam(f"{p}id"), _assets.c.status == sa.bindparam(f"{p}expected"))
         .values(values)
     )
-
-
-_CONTENT_COLUMNS = ("content_summary", "type", "content", "content_ref", "size_bytes")
 
 
 def _claim_update(p: str, leased: bool) -> sa.Update:
