@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hopflow.flows.heap import freeze_imports
 from hopflow.flows.hop_tasks import run_hop
 from hopflow.flows.mirror import mirror_hooks
 from hopflow.tasks import missions
@@ -98,6 +99,7 @@ def mission_flow(mission_id: str) -> MissionResult:
     One runner at a time: if another live flow run holds the mission's lease, this one returns at
     once without touching it, its result naming the holder (`held_by`).
     """
+    freeze_imports()
     # The keeper runs from before the lease is taken: start-mission takes it inside its task, and a
     # slow Prefect API finishing that task must not let it expire before anything renews it.
     with LeaseKeeper(mission_id, runtime_flow_run.id) as keeper:

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 _factories: dict[str, sessionmaker[Session]] = {}
+# Per PostgreSQL engine: sessions whose every statement is its own transaction (see session_scope).
+_statement_factories: dict[str, sessionmaker[Session]] = {}
 # The (device, inode) of each SQLite file when first opened: a unit of work on a file that was
 # deleted or replaced since would write into a ghost (the open connection keeps the old inode).
 _sqlite_files: weakref.WeakKeyDictionary[Engine, tuple[int, int]] = weakref.WeakKeyDictionary()
@@ -115,6 +117,9 @@ def get_engine(url: str | None = None) -> Engine:
             engine = _engines[key] = create_db_engine(key)
             _factories[key] = factory = sessionmaker(bind=engine, expire_on_commit=False)
             install_session_hooks(factory)
+            if engine.dialect.name == "postgresql":
+                autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+                _statement_factories[key] = sessionmaker(bind=autocommit, expire_on_commit=False)
         return engine
 
 
@@ -126,9 +131,12 @@ def install_session_hooks(factory: sessionmaker[Session]) -> None:
     following.install(factory)
 
 
-def get_session_factory(url: str | None = None) -> sessionmaker[Session]:
+def get_session_factory(url: str | None = None, *, single_statement: bool = False) -> sessionmaker[Session]:
+    """Sessions for `url`; `single_statement`: on PostgreSQL, sessions without BEGIN and COMMIT."""
     key = normalise_database_url(url or get_settings().database_url)
     get_engine(key)
+    if single_statement and key in _statement_factories:
+        return _statement_factories[key]
     return _factories[key]
 
 
@@ -192,18 +200,24 @@ def _unavailable(engine: Engine, exc: sa.exc.DBAPIError) -> DatabaseUnavailable 
 
 
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
+def session_scope(url: str | None = None, *, single_statement: bool = False) -> Iterator[Session]:
     """One unit of work: commit if the block succeeds, roll back if it raises, always close.
 
     A database that is gone (a SQLite file deleted or replaced, a PostgreSQL database dropped or
     unreachable) raises one DatabaseUnavailable naming it, not the driver's traceback.
+
+    `single_statement`: the block writes in at most one statement, atomic by itself, and adds no
+    ORM objects. On PostgreSQL it then runs without BEGIN and COMMIT (each statement is its own
+    transaction), which saves two of its three round trips; elsewhere it is an ordinary unit.
     """
-    factory = get_session_factory(url)
+    factory = get_session_factory(url, single_statement=single_statement)
     engine = factory.kw["bind"]
     check_database_file(engine)
     session = factory()
     try:
         yield session
+        if single_statement and (session.new or session.dirty or session.deleted):
+            raise RuntimeError("a single-statement unit of work changed ORM objects: use session_scope()")
         session.commit()
     except sa.exc.DBAPIError as exc:
         _rollback_quietly(session)
@@ -231,4 +245,5 @@ def dispose_engines() -> None:
             engine.dispose()
         _engines.clear()
         _factories.clear()
+        _statement_factories.clear()
         _sqlite_files.clear()

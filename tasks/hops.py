@@ -7,11 +7,12 @@ from collections.abc import Callable
 from hopflow.models.access.missions import read_steps
 from hopflow.models.access.rows import require
 from hopflow.models.access.status import advance_to
+from hopflow.models.access.step_runs import StepRead, read_hop_steps_to_run
 from hopflow.models.db import session_scope
 from hopflow.models.enums import HopStatus, MissionStatus, RunOutcome
 from hopflow.models.orm import Hop, Mission, utcnow
 from hopflow.tasks.missions import hold_lease, step_run_name
-from hopflow.tasks.steps import StepOutcome
+from hopflow.tasks.steps import StepOutcome, drop_reads, leave_reads
 from prefect.runtime import flow_run as runtime_flow_run
 from prefect.runtime import task_run as runtime_task_run
 from pydantic import BaseModel
@@ -33,7 +34,16 @@ class HopOutcome(BaseModel):
 
 
 def begin_hop(hop_id: str, task_run_id: str | None, owner: str | None = None) -> tuple[bool, list[StepPlan]]:
-    """executing_hop / executing; returns (already completed, the steps to run)."""
+    """executing_hop / executing; returns (already completed, the steps to run). Its read of the
+    steps, once committed, is left for their claims (leave_reads)."""
+    done, plans, reads = _begin_hop(hop_id, task_run_id, owner)
+    leave_reads(reads)
+    return done, plans
+
+
+def _begin_hop(
+    hop_id: str, task_run_id: str | None, owner: str | None
+) -> tuple[bool, list[StepPlan], dict[str, StepRead]]:
     with session_scope() as session:
         hop = session.get(Hop, hop_id)
         if hop is None:
@@ -41,7 +51,7 @@ def begin_hop(hop_id: str, task_run_id: str | None, owner: str | None = None) ->
         hold_lease(session, hop.mission_id, owner)
         mission = require(session, Mission, hop.mission_id)
         if hop.status == HopStatus.COMPLETED:
-            return True, []
+            return True, [], {}
         if hop.status == HopStatus.EXECUTING:
             advance_to(session, hop, HopStatus.READY_TO_EXECUTE, reason="resume after crash")
         advance_to(session, hop, HopStatus.EXECUTING)
@@ -61,7 +71,7 @@ def begin_hop(hop_id: str, task_run_id: str | None, owner: str | None = None) ->
                     timeout_seconds=cfg.get("timeout_seconds"),
                 )
             )
-        return False, plans
+        return False, plans, read_hop_steps_to_run(session, hop.id)
 
 
 def finish_hop(hop_id: str, error: str | None, owner: str | None = None) -> bool:
@@ -94,11 +104,14 @@ def execute_hop(hop_id: str, run_step: Callable[[StepPlan], StepOutcome]) -> Hop
             hop = require(session, Hop, hop_id)
             return HopOutcome(hop_id=hop_id, status=RunOutcome.SKIPPED, is_final=hop.is_final)
     outcomes: list[StepOutcome] = []
-    for plan in plans:
-        try:
-            outcomes.append(run_step(plan))
-        except Exception as exc:
-            finish_hop(hop_id, f"step {plan.run_name} failed: {type(exc).__name__}: {exc}", owner)
-            raise
+    try:
+        for plan in plans:
+            try:
+                outcomes.append(run_step(plan))
+            except Exception as exc:
+                finish_hop(hop_id, f"step {plan.run_name} failed: {type(exc).__name__}: {exc}", owner)
+                raise
+    finally:
+        drop_reads([plan.step_id for plan in plans])
     is_final = finish_hop(hop_id, None, owner)
     return HopOutcome(hop_id=hop_id, status=RunOutcome.COMPLETED, is_final=is_final, steps=outcomes)

@@ -18,12 +18,20 @@ from hopflow.models.access.status import advance_to, compare_and_set, record_eve
 from hopflow.models.access.step_runs import (
     AssetMove,
     OutputAsset,
+    StepRead,
+    StepToRun,
     claim_step,
     finish_step,
     read_step_to_run,
 )
 from hopflow.models.db import session_scope
-from hopflow.models.enums import AssetStatus, FaultSeverity, RunOutcome, ToolExecutionStatus
+from hopflow.models.enums import (
+    AssetStatus,
+    FaultSeverity,
+    InvalidTransition,
+    RunOutcome,
+    ToolExecutionStatus,
+)
 from hopflow.models.orm import AgentConfiguration, Asset, Fault, Hop, ToolStep, utcnow
 from hopflow.models.secrets import resolve_env_refs, scrub, secret_values
 from hopflow.models.settings import Settings, get_settings
@@ -73,6 +81,27 @@ class _Begun:
     outputs: dict[str, OutputAsset] = field(default_factory=dict)  # output field -> its asset, in_progress
 
 
+# What the hop task read of its steps as it began (tasks/hops.py), left for each step's claim, which
+# then needs no read of its own. The claim is a compare-and-set on what was read, so a stale read
+# (another runner, or an earlier step of the hop that moved the same rows) only costs the read it saved.
+_reads: dict[str, StepRead] = {}
+
+
+def leave_reads(reads: dict[str, StepRead]) -> None:
+    """Keep the hop's fresh reads of its steps for their claims (in this process)."""
+    _reads.update(reads)
+
+
+def drop_reads(step_ids: list[str]) -> None:
+    """Forget the reads the hop's steps did not use (the hop failed before them)."""
+    for step_id in step_ids:
+        _reads.pop(step_id, None)
+
+
+class _StaleRead(Exception):
+    """The step or an output was no longer as read: claim it again from a fresh read."""
+
+
 def _current_ids() -> tuple[str | None, str | None]:
     try:
         return runtime_flow_run.id, runtime_task_run.id
@@ -86,10 +115,17 @@ def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None =
     The claim is a compare-and-set: ready -> executing only if the step is still in the state (and
     at the attempt count) read a moment before, and only while `owner` holds the mission's lease.
     Two runners can therefore never both execute one attempt, and `attempts` loses no increment.
-    The usual claim is four statements: the step with its outputs, the claim (which also checks the
-    lease: the mission's LeaseKeeper renews it), the outputs in progress, their events; on
-    PostgreSQL the last three are one statement.
+    The usual claim starts from the hop's read of the step (leave_reads) and is three statements:
+    the claim (which also checks the lease: the mission's LeaseKeeper renews it), the outputs in
+    progress, their events; on PostgreSQL one statement, with no transaction around it. Without that
+    read, or when it was stale, the step and its outputs are read first.
     """
+    read = _reads.pop(step_id, None)
+    if read is not None and read[0].status not in _NEEDS_A_LOOK:
+        try:
+            return _claim_as_read(*read, task_run_id=task_run_id, owner=owner)
+        except (_StaleRead, InvalidTransition):  # the fresh read below decides, and says why
+            pass
     now = utcnow()
     with session_scope() as session:
         step, assets = read_step_to_run(session, step_id)
@@ -150,27 +186,53 @@ def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None =
             outputs[out_field] = asset
         moves = [AssetMove(a, AssetStatus.IN_PROGRESS) for a in outputs.values()]
         claimed = claim_step(session, step, observed, moves, now=now, task_run_id=task_run_id, owner=owner)
+        if claimed.stuck is not None:
+            raise StepNotClaimed(f"step {step_id}: asset {claimed.stuck.name!r} was moved by another runner")
         if not claimed.step:
             if owner is not None:  # the lease went to another runner: say so, naming it
                 require_lease(
                     session, step.mission_id, owner, seconds=get_settings().mission_lease_seconds, now=now
                 )
             raise StepNotClaimed(f"step {step_id} was claimed by another runner")
-        if claimed.stuck is not None:
-            raise StepNotClaimed(f"step {step_id}: asset {claimed.stuck.name!r} was moved by another runner")
-        outputs = {f: replace(a, status=AssetStatus.IN_PROGRESS) for f, a in outputs.items()}
-        agent, entries = _agent_allowlist(session, step.agent_configuration_id)
-        return _Begun(
-            skip=False,
-            tool_id=step.tool_id,
-            mission_id=step.mission_id,
-            attempt=attempts + 1,
-            params=step.parameter_mapping,
-            agent_configuration_id=step.agent_configuration_id,
-            agent=agent,
-            allowlist=entries,
-            outputs=outputs,
+        return _begun(session, step, outputs)
+
+
+# A step read in one of these states needs the full look of begin_step (done? redone? our own retry?).
+_NEEDS_A_LOOK = (ToolExecutionStatus.COMPLETED, ToolExecutionStatus.EXECUTING)
+
+
+def _claim_as_read(
+    step: StepToRun, assets: dict[str, OutputAsset], *, task_run_id: str | None, owner: str | None
+) -> _Begun:
+    """The usual claim, of a step not yet run, from the hop's read: one statement on PostgreSQL (no
+    transaction around it). _StaleRead, with nothing kept, if the step or an output had moved."""
+    outputs = {f: assets[t["asset_id"]] for f, t in step.result_mapping.items() if t["asset_id"] in assets}
+    if len(outputs) != len(step.result_mapping):
+        raise _StaleRead(step.id)  # an output is missing: begin_step says which
+    moves = [AssetMove(a, AssetStatus.IN_PROGRESS) for a in outputs.values()]
+    with session_scope(single_statement=True) as session:
+        claimed = claim_step(
+            session, step, step.status, moves, now=utcnow(), task_run_id=task_run_id, owner=owner
         )
+        if not claimed.step:
+            raise _StaleRead(step.id)  # rolls back what SQLite wrote; PostgreSQL wrote nothing
+        return _begun(session, step, outputs)
+
+
+def _begun(session: Session, step: StepToRun, outputs: dict[str, OutputAsset]) -> _Begun:
+    """The claimed attempt: its outputs now in progress."""
+    agent, entries = _agent_allowlist(session, step.agent_configuration_id)
+    return _Begun(
+        skip=False,
+        tool_id=step.tool_id,
+        mission_id=step.mission_id,
+        attempt=step.attempts + 1,
+        params=step.parameter_mapping,
+        agent_configuration_id=step.agent_configuration_id,
+        agent=agent,
+        allowlist=entries,
+        outputs={f: replace(a, status=AssetStatus.IN_PROGRESS) for f, a in outputs.items()},
+    )
 
 
 def _agent_allowlist(
@@ -212,9 +274,10 @@ def complete_step(
     begun: _Begun,
 ) -> StepOutcome:
     """Finish the claimed attempt: its outputs stored and ready, the step completed, its llm calls
-    recorded, in one unit of work (the step, each output, the events, and the llm calls if any)."""
+    recorded, in one unit of work (the step, each output, the events, and the llm calls if any): one
+    statement on PostgreSQL when there are no llm calls."""
     settings = get_settings()
-    with session_scope() as session:
+    with session_scope(single_statement=not llm_calls) as session:
         stored = {
             out_field: store_content(a.id, a.scope_id, a.type, getattr(output, out_field), settings)
             for out_field, a in begun.outputs.items()
@@ -227,12 +290,12 @@ def complete_step(
         # Only the attempt that claimed the step may finish it: if another runner took it over,
         # this UPDATE changes nothing and the whole unit of work rolls back.
         finished = finish_step(session, step_id, begun.attempt, {"outputs": summaries}, moves, now=utcnow())
+        if finished.stuck is not None:
+            raise StepNotClaimed(f"step {step_id}: asset {finished.stuck.name!r} was moved by another runner")
         if not finished.step:
             raise StepNotClaimed(
                 f"step {step_id} attempt {begun.attempt}: another runner took the step over; result dropped"
             )
-        if finished.stuck is not None:
-            raise StepNotClaimed(f"step {step_id}: asset {finished.stuck.name!r} was moved by another runner")
         written = [
             (
                 replace(

@@ -6,6 +6,7 @@ events written together: as conditional UPDATEs and one INSERT, or on PostgreSQL
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -71,48 +72,61 @@ _OUTPUT_COLUMNS = (
 )
 
 
-_STEP_TO_RUN = (
-    sa.select(
-        _steps.c.id,
-        _hops.c.mission_id,
-        _missions.c.agent_configuration_id,
-        _steps.c.tool_id,
-        _steps.c.status,
-        _steps.c.attempts,
-        _steps.c.task_run_id,
-        _steps.c.parameter_mapping,
-        _steps.c.result_mapping,
-        *(column.label(f"asset_{column.key}") for column in _OUTPUT_COLUMNS),
-    )
-    .select_from(
-        _steps.join(_hops, _hops.c.id == _steps.c.hop_id)
-        .join(_missions, _missions.c.id == _hops.c.mission_id)
-        .outerjoin(_assets, _assets.c.produced_by_step_id == _steps.c.id)
-    )
-    .where(_steps.c.id == sa.bindparam("b_step_id"))
+_STEPS_TO_RUN = sa.select(
+    _steps.c.id,
+    _hops.c.mission_id,
+    _missions.c.agent_configuration_id,
+    _steps.c.tool_id,
+    _steps.c.status,
+    _steps.c.attempts,
+    _steps.c.task_run_id,
+    _steps.c.parameter_mapping,
+    _steps.c.result_mapping,
+    *(column.label(f"asset_{column.key}") for column in _OUTPUT_COLUMNS),
+).select_from(
+    _steps.join(_hops, _hops.c.id == _steps.c.hop_id)
+    .join(_missions, _missions.c.id == _hops.c.mission_id)
+    .outerjoin(_assets, _assets.c.produced_by_step_id == _steps.c.id)
 )
+_STEP_TO_RUN = _STEPS_TO_RUN.where(_steps.c.id == sa.bindparam("b_step_id"))
+_HOP_STEPS_TO_RUN = _STEPS_TO_RUN.where(_steps.c.hop_id == sa.bindparam("b_hop_id"))
+
+StepRead = tuple[StepToRun, dict[str, OutputAsset]]  # a step, and the assets it produces by id
 
 
-def read_step_to_run(session: Session, step_id: str) -> tuple[StepToRun, dict[str, OutputAsset]]:
+def read_step_to_run(session: Session, step_id: str) -> StepRead:
     """The step with its mission's id and agent configuration, and the assets it produces (by id), in
     one SELECT; LookupError naming the step if there is none."""
-    rows = session.execute(_STEP_TO_RUN, {"b_step_id": step_id}).all()
-    if not rows:
+    steps = _steps_read(session.execute(_STEP_TO_RUN, {"b_step_id": step_id}).all())
+    if step_id not in steps:
         raise LookupError(f"no tool_steps row with id {step_id!r}")
-    row = rows[0]
-    step = StepToRun(
-        id=row.id,
-        mission_id=row.mission_id,
-        agent_configuration_id=row.agent_configuration_id,
-        tool_id=row.tool_id,
-        status=ToolExecutionStatus(row.status),
-        attempts=row.attempts,
-        task_run_id=row.task_run_id,
-        parameter_mapping=dict(row.parameter_mapping or {}),
-        result_mapping=dict(row.result_mapping or {}),
-    )
-    assets = [_output_asset(r._mapping) for r in rows if r.asset_id is not None]
-    return step, {a.id: a for a in assets}
+    return steps[step_id]
+
+
+def read_hop_steps_to_run(session: Session, hop_id: str) -> dict[str, StepRead]:
+    """read_step_to_run for every step of a hop, by step id, in one SELECT."""
+    return _steps_read(session.execute(_HOP_STEPS_TO_RUN, {"b_hop_id": hop_id}).all())
+
+
+def _steps_read(rows: Sequence[Any]) -> dict[str, StepRead]:
+    steps: dict[str, StepRead] = {}
+    for row in rows:
+        if row.id not in steps:
+            step = StepToRun(
+                id=row.id,
+                mission_id=row.mission_id,
+                agent_configuration_id=row.agent_configuration_id,
+                tool_id=row.tool_id,
+                status=ToolExecutionStatus(row.status),
+                attempts=row.attempts,
+                task_run_id=row.task_run_id,
+                parameter_mapping=dict(row.parameter_mapping or {}),
+                result_mapping=dict(row.result_mapping or {}),
+            )
+            steps[row.id] = (step, {})
+        if row.asset_id is not None:
+            steps[row.id][1][row.asset_id] = _output_asset(row._mapping)
+    return steps
 
 
 def _output_asset(row: Any) -> OutputAsset:
@@ -228,18 +242,38 @@ def _update(kind: str, leased: bool = False, with_content: bool = False) -> sa.U
 @functools.lru_cache(maxsize=64)
 def _combined(kind: str, leased: bool, assets: tuple[bool, ...], events: int) -> sa.Select[Any]:
     """The step's UPDATE, one UPDATE per asset (`assets`: whether each stores content) and the INSERT
-    of `events` rows as data-modifying CTEs of one SELECT, which answers how many rows each UPDATE
-    changed (s_, a0_, a1_, ... and e0_, e1_, ... prefix their values)."""
+    of `events` rows as data-modifying CTEs of one SELECT, all or nothing, so the statement is
+    atomic by itself (it needs no transaction around it):
+
+    - the assets still where they were read are locked first (FOR UPDATE, in id order), and the
+      step moves only if all of them are;
+    - each asset moves, and each event is written, only if the step moved.
+
+    It answers whether the step moved, and the ids it locked (s_, a0_, a1_, ... and e0_, e1_, ...
+    prefix the values)."""
     step = _claim_update("s_", leased) if kind == "claim" else _finish_update("s_")
-    parts = [step.returning(_steps.c.id).cte("step_moved")]
+    locked = None
+    if assets:
+        ids, expected = _assets.c.id, _assets.c.status
+        still = [
+            sa.and_(ids == sa.bindparam(f"a{i}_id"), expected == sa.bindparam(f"a{i}_expected"))
+            for i in range(len(assets))
+        ]
+        locked = sa.select(ids).where(sa.or_(*still)).order_by(ids).with_for_update().cte("assets_locked")
+        step = step.where(sa.select(sa.func.count()).select_from(locked).scalar_subquery() == len(assets))
+    step_moved = step.returning(_steps.c.id).cte("step_moved")
+    if_moved = sa.exists().select_from(step_moved)
+    select = sa.select(
+        sa.select(sa.func.count()).select_from(step_moved).scalar_subquery(),
+        sa.select(sa.func.array_agg(locked.c.id)).scalar_subquery() if locked is not None else sa.null(),
+    )
     for i, with_content in enumerate(assets):
-        update = _move_asset_update(f"a{i}_", with_content)
-        parts.append(update.returning(_assets.c.id).cte(f"asset_moved_{i}"))
-    counts = [sa.select(sa.func.count()).select_from(part).scalar_subquery() for part in parts]
-    select = sa.select(*counts)
+        update = _move_asset_update(f"a{i}_", with_content).where(if_moved)
+        select = select.add_cte(update.cte(f"asset_moved_{i}"))
     for j in range(events):  # one single-row INSERT each: a multi-row VALUES is never cached
-        row = {c: sa.bindparam(f"e{j}_{c}", type_=_events.c[c].type) for c in _EVENT_COLUMNS}
-        select = select.add_cte(sa.insert(_events).values(row).cte(f"event_added_{j}"))
+        row = [sa.bindparam(f"e{j}_{c}", type_=_events.c[c].type) for c in _EVENT_COLUMNS]
+        insert = sa.insert(_events).from_select(_EVENT_COLUMNS, sa.select(*row).where(if_moved))
+        select = select.add_cte(insert.cte(f"event_added_{j}"))
     return select
 
 
@@ -255,8 +289,9 @@ class AssetMove:
 
 @dataclass(frozen=True)
 class Moved:
-    """What a claim or finish changed: `step` false if the step was not where it was read (nothing is
-    kept: the caller rolls back); `stuck`, the first asset another writer had moved."""
+    """Whether a claim or finish was kept: `step` false if it was not, because the step was not where
+    it was read or, `stuck`, because another writer had moved that asset. The caller then raises, so
+    its unit of work rolls back (on PostgreSQL nothing was written; on SQLite the first statements)."""
 
     step: bool
     stuck: OutputAsset | None = None
@@ -287,7 +322,7 @@ def _write(
         values = _asset_values("b_", move, now)
         update = _update("asset", with_content=move.content is not None)
         if session.execute(update, values).rowcount != 1:  # type: ignore[attr-defined]
-            return Moved(step=True, stuck=move.asset)
+            return Moved(step=False, stuck=move.asset)
     insert_events(session, events)
     return Moved(step=True)
 
@@ -308,11 +343,10 @@ def _write_at_once(
     for j, row in enumerate(events):
         row = {"id": new_id(), "created_at": now, **row}
         values |= {f"e{j}_{c}": row.get(c) for c in _EVENT_COLUMNS}
-    counts = session.execute(_combined(kind, leased, shape, len(events)), values).one()
-    if counts[0] != 1:
-        return Moved(step=False)
-    stuck = next((m.asset for m, n in zip(moves, counts[1:], strict=True) if n != 1), None)
-    return Moved(step=True, stuck=stuck)
+    moved, locked = session.execute(_combined(kind, leased, shape, len(events)), values).one()
+    if moved == 1:
+        return Moved(step=True)
+    return Moved(step=False, stuck=next((m.asset for m in moves if m.asset.id not in (locked or ())), None))
 
 
 def _asset_values(p: str, move: AssetMove, now: datetime) -> dict[str, Any]:

@@ -176,3 +176,78 @@ def test_a_lease_keeper_reports_a_lease_lost_after_it_was_held(hopflow_env: str)
         with session_scope() as session:  # another runner takes it over
             session.execute(sa.update(Mission).where(Mission.id == mission_id).values(lease_owner="runner-b"))
         assert keeper.lost.wait(3)
+
+
+def hop_read(step_id: str) -> Any:
+    """The hop's read of the step, as begin_hop leaves it for the claim."""
+    with session_scope() as session:
+        return read_step_to_run(session, step_id)
+
+
+def test_a_claim_from_the_hops_read_reads_nothing_itself(hopflow_env: str) -> None:
+    import hopflow.tasks.steps as steps
+
+    _, step_id, asset_id = one_step_mission()
+    steps.leave_reads({step_id: hop_read(step_id)})
+    mp = pytest.MonkeyPatch()
+    mp.setattr(steps, "read_step_to_run", lambda *_: pytest.fail("the claim read the step again"))
+    try:
+        begun = begin_step(step_id, "task-run-1", owner=OWNER)
+    finally:
+        mp.undo()
+    assert begun.attempt == 1 and not begun.skip
+    status, attempts, asset_status, _, events = state(step_id, asset_id)
+    assert (status, attempts, asset_status) == (ToolExecutionStatus.EXECUTING, 1, AssetStatus.IN_PROGRESS)
+    assert ("tool_steps", {"status": "ready_to_execute"}, {"status": "executing"}) in events
+    assert step_id not in steps._reads  # used once
+
+
+def test_a_stale_read_of_a_step_another_runner_finished_runs_nothing(hopflow_env: str) -> None:
+    import hopflow.tasks.steps as steps
+
+    _, step_id, asset_id = one_step_mission()
+    stale = hop_read(step_id)  # read while the step was ready ...
+    begun = begin_step(step_id, "task-run-1", owner=OWNER)  # ... then run to the end by another claim
+    complete_step(step_id, Echoed(value=7), [], None, begun)
+    done = state(step_id, asset_id)
+
+    steps.leave_reads({step_id: stale})
+    again = begin_step(step_id, "task-run-2", owner=OWNER)
+    assert again.skip  # the compare-and-set missed, and the fresh read found it done
+    assert state(step_id, asset_id) == done  # no second attempt, no event, nothing half-written
+
+
+def test_a_single_statement_claim_that_loses_an_output_writes_nothing_at_all(hopflow_env: str) -> None:
+    """On PostgreSQL the claim runs without a transaction: the statement alone must be all or nothing,
+    which another session can see before the claimer's scope even ends."""
+    from hopflow.models.access.step_runs import AssetMove, claim_step
+
+    _, step_id, asset_id = one_step_mission()
+    step, assets = hop_read(step_id)
+    before = state(step_id, asset_id)
+    with session_scope() as other:  # another writer moves the output after the read
+        other.execute(sa.update(Asset).where(Asset.id == asset_id).values(status=AssetStatus.READY))
+    moved_by_other = state(step_id, asset_id)
+    with pytest.raises(StepNotClaimed), session_scope(single_statement=True) as session:
+        moves = [AssetMove(a, AssetStatus.IN_PROGRESS) for a in assets.values()]
+        moved = claim_step(session, step, step.status, moves, now=utcnow(), task_run_id="t", owner=OWNER)
+        assert not moved.step and moved.stuck is not None and moved.stuck.id == asset_id
+        if hopflow_env.startswith("postgresql"):
+            assert state(step_id, asset_id) == moved_by_other  # seen from another session, at once
+        raise StepNotClaimed("as the caller does")
+    assert state(step_id, asset_id) == moved_by_other
+    assert moved_by_other[:2] == before[:2]
+
+
+def test_a_single_statement_unit_refuses_orm_changes(hopflow_env: str) -> None:
+    user_id = ensure_user_id()
+    refused = pytest.raises(RuntimeError, match="single-statement unit of work changed ORM objects")
+    with refused, session_scope(single_statement=True) as session:
+        session.add(Mission(user_id=user_id, name="not-written"))
+    with session_scope() as session:
+        assert session.execute(sa.select(Mission).where(Mission.name == "not-written")).first() is None
+
+
+def ensure_user_id() -> str:
+    with session_scope() as session:
+        return ensure_user(session).id
