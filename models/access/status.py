@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 from typing import Any, Protocol, cast
 
@@ -156,6 +157,16 @@ def transition_path(current: StrEnum, target: StrEnum, subject: str | None = Non
     """
     if current == target:
         return []
+    chain = _shortest_chain(current, target)
+    if chain is None:
+        raise InvalidTransition(subject or type(target).__name__, current, target)
+    return list(chain)
+
+
+@functools.lru_cache(maxsize=1024)
+def _shortest_chain(current: StrEnum, target: StrEnum) -> tuple[StrEnum, ...] | None:
+    # ALLOWED_TRANSITIONS is a constant table, so each pair's answer is worked out once per process:
+    # every step's claim and finish ask for the same few.
     table = ALLOWED_TRANSITIONS[type(target)]
     previous: dict[StrEnum, StrEnum] = {}
     frontier = [current]
@@ -171,11 +182,11 @@ def transition_path(current: StrEnum, target: StrEnum, subject: str | None = Non
                 nxt.append(candidate)
         frontier = nxt
     if target not in previous:
-        raise InvalidTransition(subject or type(target).__name__, current, target)
+        return None
     chain = [target]
     while chain[-1] != current:
         chain.append(previous[chain[-1]])
-    return list(reversed(chain[:-1]))
+    return tuple(reversed(chain[:-1]))
 
 
 def _is_escape(state: StrEnum) -> bool:
