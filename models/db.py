@@ -23,8 +23,6 @@ from sqlalchemy.orm import Session, sessionmaker
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 _factories: dict[str, sessionmaker[Session]] = {}
-# Per PostgreSQL engine: sessions whose every statement is its own transaction (see session_scope).
-_statement_factories: dict[str, sessionmaker[Session]] = {}
 # The (device, inode) of each SQLite file when first opened: a unit of work on a file that was
 # deleted or replaced since would write into a ghost (the open connection keeps the old inode).
 _sqlite_files: weakref.WeakKeyDictionary[Engine, tuple[int, int]] = weakref.WeakKeyDictionary()
@@ -117,9 +115,6 @@ def get_engine(url: str | None = None) -> Engine:
             engine = _engines[key] = create_db_engine(key)
             _factories[key] = factory = sessionmaker(bind=engine, expire_on_commit=False)
             install_session_hooks(factory)
-            if engine.dialect.name == "postgresql":
-                autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-                _statement_factories[key] = sessionmaker(bind=autocommit, expire_on_commit=False)
         return engine
 
 
@@ -131,12 +126,9 @@ def install_session_hooks(factory: sessionmaker[Session]) -> None:
     following.install(factory)
 
 
-def get_session_factory(url: str | None = None, *, single_statement: bool = False) -> sessionmaker[Session]:
-    """Sessions for `url`; `single_statement`: on PostgreSQL, sessions without BEGIN and COMMIT."""
+def get_session_factory(url: str | None = None) -> sessionmaker[Session]:
     key = normalise_database_url(url or get_settings().database_url)
     get_engine(key)
-    if single_statement and key in _statement_factories:
-        return _statement_factories[key]
     return _factories[key]
 
 
@@ -200,24 +192,18 @@ def _unavailable(engine: Engine, exc: sa.exc.DBAPIError) -> DatabaseUnavailable 
 
 
 @contextmanager
-def session_scope(url: str | None = None, *, single_statement: bool = False) -> Iterator[Session]:
+def session_scope(url: str | None = None) -> Iterator[Session]:
     """One unit of work: commit if the block succeeds, roll back if it raises, always close.
 
     A database that is gone (a SQLite file deleted or replaced, a PostgreSQL database dropped or
     unreachable) raises one DatabaseUnavailable naming it, not the driver's traceback.
-
-    `single_statement`: the block writes in at most one statement, atomic by itself, and adds no
-    ORM objects. On PostgreSQL it then runs without BEGIN and COMMIT (each statement is its own
-    transaction), which saves two of its three round trips; elsewhere it is an ordinary unit.
     """
-    factory = get_session_factory(url, single_statement=single_statement)
+    factory = get_session_factory(url)
     engine = factory.kw["bind"]
     check_database_file(engine)
     session = factory()
     try:
         yield session
-        if single_statement and (session.new or session.dirty or session.deleted):
-            raise RuntimeError("a single-statement unit of work changed ORM objects: use session_scope()")
         session.commit()
     except sa.exc.DBAPIError as exc:
         _rollback_quietly(session)
@@ -230,6 +216,35 @@ def session_scope(url: str | None = None, *, single_statement: bool = False) -> 
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def statement_scope(url: str | None = None) -> Iterator[sa.Connection]:
+    """A unit of work of Core statements on a bare connection (no Session, no ORM), for the hot
+    path: commit if the block succeeds, roll back if it raises; DatabaseUnavailable as in
+    session_scope.
+
+    On PostgreSQL the connection is in autocommit, with no BEGIN and COMMIT around the block: each
+    statement is its own transaction, one round trip instead of three. So a block that writes
+    there writes in one statement, atomic by itself (models/access/step_runs.py). Elsewhere the
+    block is one transaction.
+    """
+    engine = get_engine(url)
+    check_database_file(engine)
+    autocommit = engine.dialect.name == "postgresql"
+    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+    try:
+        with engine.connect().execution_options(**options) as conn:
+            if autocommit:
+                yield conn
+            else:
+                with conn.begin():
+                    yield conn
+    except sa.exc.DBAPIError as exc:
+        gone = _unavailable(engine, exc)
+        if gone is None:
+            raise
+        raise gone from None
 
 
 def _rollback_quietly(session: Session) -> None:
@@ -245,5 +260,4 @@ def dispose_engines() -> None:
             engine.dispose()
         _engines.clear()
         _factories.clear()
-        _statement_factories.clear()
         _sqlite_files.clear()

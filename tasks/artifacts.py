@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from hopflow.models.access.step_runs import OutputAsset
+from hopflow.models.db import session_scope
 from hopflow.models.enums import AssetRole
 from hopflow.models.orm import Asset, Mission
 from hopflow.models.settings import Settings
@@ -25,7 +26,6 @@ from prefect import get_client
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import ArtifactCreate
 from prefect.settings import PREFECT_API_URL
-from sqlalchemy.orm import Session
 
 logger = logging.getLogger("hopflow.artifacts")
 MAX_IN_FLIGHT = 8
@@ -154,14 +154,15 @@ publisher = ArtifactPublisher()
 _labels: dict[str, tuple[str, str]] = {}
 
 
-def mission_label(session: Session, mission_id: str) -> tuple[str, str]:
+def mission_label(mission_id: str) -> tuple[str, str]:
     """(key prefix, mission name) of a mission, read once per process."""
     label = _labels.get(mission_id)
     if label is None:
-        mission = session.get(Mission, mission_id)
-        if mission is None:
-            raise LookupError(f"no mission with id {mission_id!r}")
-        label = (key_prefix(mission.name, mission.mission_metadata), mission.name)
+        with session_scope() as session:
+            mission = session.get(Mission, mission_id)
+            if mission is None:
+                raise LookupError(f"no mission with id {mission_id!r}")
+            label = (key_prefix(mission.name, mission.mission_metadata), mission.name)
         if len(_labels) > 4096:
             _labels.clear()
         _labels[mission_id] = label

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hopflow.models.access.missions import read_steps
 from hopflow.models.access.rows import require
 from hopflow.models.access.status import advance_to
 from hopflow.models.access.step_runs import StepRead, read_hop_steps_to_run
@@ -59,9 +58,10 @@ def _begin_hop(
         hop.started_at = hop.started_at or utcnow()
         hop.task_run_id = task_run_id
         hop.error_message = None
+        reads = read_hop_steps_to_run(session, hop.id)  # in sequence_order
         plans = []
-        for step in read_steps(session, hop.id):
-            cfg = step.resource_configs or {}
+        for step, _ in reads.values():
+            cfg = step.resource_configs
             plans.append(
                 StepPlan(
                     step_id=step.id,
@@ -71,7 +71,7 @@ def _begin_hop(
                     timeout_seconds=cfg.get("timeout_seconds"),
                 )
             )
-        return False, plans, read_hop_steps_to_run(session, hop.id)
+        return False, plans, reads
 
 
 def finish_hop(hop_id: str, error: str | None, owner: str | None = None) -> bool:

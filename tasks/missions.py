@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hopflow.models.access.assets import create_asset, read_mission_state
 from hopflow.models.access.leases import acquire_lease, release_lease, require_lease
@@ -267,7 +267,15 @@ def hop_run_name(hop: Hop) -> str:
     return f"hop-{hop.sequence_order}:{hop.name}"
 
 
-def step_run_name(hop: Hop, step: ToolStep) -> str:
+class _Numbered(Protocol):
+    @property
+    def sequence_order(self) -> int: ...
+    @property
+    def tool_id(self) -> str: ...
+
+
+def step_run_name(hop: Hop, step: _Numbered) -> str:
+    """step-<hop>.<step>:<tool>, for a stored step or a read of one."""
     return f"step-{hop.sequence_order}.{step.sequence_order}:{step.tool_id}"
 
 

@@ -4,6 +4,7 @@ them with no transaction open."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -24,7 +25,7 @@ from hopflow.models.access.step_runs import (
     finish_step,
     read_step_to_run,
 )
-from hopflow.models.db import session_scope
+from hopflow.models.db import session_scope, statement_scope
 from hopflow.models.enums import (
     AssetStatus,
     FaultSeverity,
@@ -44,6 +45,7 @@ from hopflow.tasks.tools.allowlist import Allowlist, ToolNotAllowed
 from prefect.runtime import flow_run as runtime_flow_run
 from prefect.runtime import task_run as runtime_task_run
 from pydantic import BaseModel
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 logger = logging.getLogger("hopflow.steps")
@@ -194,7 +196,7 @@ def begin_step(step_id: str, task_run_id: str | None = None, owner: str | None =
                     session, step.mission_id, owner, seconds=get_settings().mission_lease_seconds, now=now
                 )
             raise StepNotClaimed(f"step {step_id} was claimed by another runner")
-        return _begun(session, step, outputs)
+        return _begun(step, outputs, *_agent_allowlist(session, step.agent_configuration_id))
 
 
 # A step read in one of these states needs the full look of begin_step (done? redone? our own retry?).
@@ -210,18 +212,25 @@ def _claim_as_read(
     if len(outputs) != len(step.result_mapping):
         raise _StaleRead(step.id)  # an output is missing: begin_step says which
     moves = [AssetMove(a, AssetStatus.IN_PROGRESS) for a in outputs.values()]
-    with session_scope(single_statement=True) as session:
+    with statement_scope() as conn:
         claimed = claim_step(
-            session, step, step.status, moves, now=utcnow(), task_run_id=task_run_id, owner=owner
+            conn, step, step.status, moves, now=utcnow(), task_run_id=task_run_id, owner=owner
         )
         if not claimed.step:
             raise _StaleRead(step.id)  # rolls back what SQLite wrote; PostgreSQL wrote nothing
-        return _begun(session, step, outputs)
+    if step.agent_configuration_id is None:
+        return _begun(step, outputs, None, [])
+    with session_scope() as session:
+        return _begun(step, outputs, *_agent_allowlist(session, step.agent_configuration_id))
 
 
-def _begun(session: Session, step: StepToRun, outputs: dict[str, OutputAsset]) -> _Begun:
-    """The claimed attempt: its outputs now in progress."""
-    agent, entries = _agent_allowlist(session, step.agent_configuration_id)
+def _begun(
+    step: StepToRun,
+    outputs: dict[str, OutputAsset],
+    agent: str | None,
+    allowlist: list[tuple[str, str | None]],
+) -> _Begun:
+    """The claimed attempt: its outputs now in progress; `agent` and `allowlist` from _agent_allowlist."""
     return _Begun(
         skip=False,
         tool_id=step.tool_id,
@@ -230,7 +239,7 @@ def _begun(session: Session, step: StepToRun, outputs: dict[str, OutputAsset]) -
         params=step.parameter_mapping,
         agent_configuration_id=step.agent_configuration_id,
         agent=agent,
-        allowlist=entries,
+        allowlist=allowlist,
         outputs={f: replace(a, status=AssetStatus.IN_PROGRESS) for f, a in outputs.items()},
     )
 
@@ -277,54 +286,53 @@ def complete_step(
     recorded, in one unit of work (the step, each output, the events, and the llm calls if any): one
     statement on PostgreSQL when there are no llm calls."""
     settings = get_settings()
-    with session_scope(single_statement=not llm_calls) as session:
-        stored = {
-            out_field: store_content(a.id, a.scope_id, a.type, getattr(output, out_field), settings)
-            for out_field, a in begun.outputs.items()
-        }
-        summaries = {begun.outputs[f].name: content.content_summary for f, content in stored.items()}
-        moves = [
-            AssetMove(asset, AssetStatus.READY, content=stored[f].columns())
-            for f, asset in begun.outputs.items()
-        ]
-        # Only the attempt that claimed the step may finish it: if another runner took it over,
-        # this UPDATE changes nothing and the whole unit of work rolls back.
-        finished = finish_step(session, step_id, begun.attempt, {"outputs": summaries}, moves, now=utcnow())
-        if finished.stuck is not None:
-            raise StepNotClaimed(f"step {step_id}: asset {finished.stuck.name!r} was moved by another runner")
-        if not finished.step:
-            raise StepNotClaimed(
-                f"step {step_id} attempt {begun.attempt}: another runner took the step over; result dropped"
+    stored = {
+        out_field: store_content(a.id, a.scope_id, a.type, getattr(output, out_field), settings)
+        for out_field, a in begun.outputs.items()
+    }
+    summaries = {begun.outputs[f].name: content.content_summary for f, content in stored.items()}
+    moves = [
+        AssetMove(asset, AssetStatus.READY, content=stored[f].columns()) for f, asset in begun.outputs.items()
+    ]
+    finish = functools.partial(_finish, step_id, begun.attempt, {"outputs": summaries}, moves)
+    prompt = completion = 0
+    if not llm_calls:
+        with statement_scope() as conn:
+            finish(conn)
+    else:
+        with session_scope() as session:
+            finish(session)
+            prompt, completion = record_llm_calls(
+                session,
+                llm_calls,
+                settings,
+                flow_run_id=flow_run_id,
+                mission_id=begun.mission_id,
+                tool_step_id=step_id,
+                # An agent's mission: every call is attributed to the agent configuration that ran it.
+                agent_configuration_id=begun.agent_configuration_id,
             )
-        written = [
-            (
-                replace(
-                    asset,
-                    status=AssetStatus.READY,
-                    type=stored[f].type,
-                    content_ref=stored[f].content_ref,
-                    size_bytes=stored[f].size_bytes,
-                    content_summary=stored[f].content_summary,
-                ),
-                getattr(output, f),
-            )
-            for f, asset in begun.outputs.items()
-        ]
-        prompt, completion = record_llm_calls(
-            session,
-            llm_calls,
-            settings,
-            flow_run_id=flow_run_id,
-            mission_id=begun.mission_id,
-            tool_step_id=step_id,
-            # An agent's mission: every call is attributed to the agent configuration that ran it.
-            agent_configuration_id=begun.agent_configuration_id,
+    written = [
+        (
+            replace(
+                asset,
+                status=AssetStatus.READY,
+                type=stored[f].type,
+                content_ref=stored[f].content_ref,
+                size_bytes=stored[f].size_bytes,
+                content_summary=stored[f].content_summary,
+            ),
+            getattr(output, f),
         )
-        label = mission_label(session, begun.mission_id)
-    views = [asset_artifact(a, v, label, flow_run_id) for a, v in written if wants_artifact(a, settings)]
-    _, task_run_id = _current_ids()
-    for view in views:
-        publisher.submit(**view, type="markdown", flow_run_id=flow_run_id, task_run_id=task_run_id)
+        for f, asset in begun.outputs.items()
+    ]
+    wanted = [(a, v) for a, v in written if wants_artifact(a, settings)]
+    if wanted:
+        label = mission_label(begun.mission_id)
+        _, task_run_id = _current_ids()
+        for asset, value in wanted:
+            view = asset_artifact(asset, value, label, flow_run_id)
+            publisher.submit(**view, type="markdown", flow_run_id=flow_run_id, task_run_id=task_run_id)
     return StepOutcome(
         step_id=step_id,
         status=RunOutcome.COMPLETED,
@@ -332,6 +340,20 @@ def complete_step(
         prompt_tokens=prompt,
         completion_tokens=completion,
     )
+
+
+def _finish(
+    step_id: str, attempt: int, result: dict[str, Any], moves: list[AssetMove], db: Session | Connection
+) -> None:
+    """The finish's write in the caller's unit of work. Only the attempt that claimed the step may
+    finish it: if another runner took it over, nothing is kept (StepNotClaimed rolls the unit back)."""
+    finished = finish_step(db, step_id, attempt, result, moves, now=utcnow())
+    if finished.stuck is not None:
+        raise StepNotClaimed(f"step {step_id}: asset {finished.stuck.name!r} was moved by another runner")
+    if not finished.step:
+        raise StepNotClaimed(
+            f"step {step_id} attempt {attempt}: another runner took the step over; result dropped"
+        )
 
 
 def requeue_step(step_id: str, attempt: int, error: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any, Protocol, cast
 import sqlalchemy as sa
 from hopflow.models.enums import ALLOWED_TRANSITIONS, InvalidTransition, can_transition
 from hopflow.models.orm.audit import Event
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 
@@ -143,7 +144,7 @@ def status_event_rows(
 _INSERT_EVENTS = sa.insert(cast(sa.Table, Event.__table__))
 
 
-def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+def insert_events(session: Session | Connection, rows: list[dict[str, Any]]) -> None:
     """Event rows in one INSERT (their ids and times from the columns' defaults)."""
     if rows:
         session.execute(_INSERT_EVENTS, rows)

@@ -16,22 +16,25 @@ from hopflow.models.access.status import insert_events, status_event_rows, trans
 from hopflow.models.enums import AssetRole, AssetScopeType, AssetStatus, ToolExecutionStatus
 from hopflow.models.orm import Asset, Event, Hop, Mission, ToolStep
 from hopflow.models.orm.base import new_id
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)
 class StepToRun:
-    """What claiming a step needs to know of it, read in one SELECT."""
+    """What running a step needs to know of it (its plan, then its claim), read in one SELECT."""
 
     id: str
     mission_id: str
     agent_configuration_id: str | None
     tool_id: str
+    sequence_order: int
     status: ToolExecutionStatus
     attempts: int
     task_run_id: str | None
     parameter_mapping: dict[str, Any]
     result_mapping: dict[str, Any]
+    resource_configs: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -77,11 +80,13 @@ _STEPS_TO_RUN = sa.select(
     _hops.c.mission_id,
     _missions.c.agent_configuration_id,
     _steps.c.tool_id,
+    _steps.c.sequence_order,
     _steps.c.status,
     _steps.c.attempts,
     _steps.c.task_run_id,
     _steps.c.parameter_mapping,
     _steps.c.result_mapping,
+    _steps.c.resource_configs,
     *(column.label(f"asset_{column.key}") for column in _OUTPUT_COLUMNS),
 ).select_from(
     _steps.join(_hops, _hops.c.id == _steps.c.hop_id)
@@ -89,7 +94,9 @@ _STEPS_TO_RUN = sa.select(
     .outerjoin(_assets, _assets.c.produced_by_step_id == _steps.c.id)
 )
 _STEP_TO_RUN = _STEPS_TO_RUN.where(_steps.c.id == sa.bindparam("b_step_id"))
-_HOP_STEPS_TO_RUN = _STEPS_TO_RUN.where(_steps.c.hop_id == sa.bindparam("b_hop_id"))
+_HOP_STEPS_TO_RUN = _STEPS_TO_RUN.where(_steps.c.hop_id == sa.bindparam("b_hop_id")).order_by(
+    _steps.c.sequence_order
+)
 
 StepRead = tuple[StepToRun, dict[str, OutputAsset]]  # a step, and the assets it produces by id
 
@@ -104,7 +111,7 @@ def read_step_to_run(session: Session, step_id: str) -> StepRead:
 
 
 def read_hop_steps_to_run(session: Session, hop_id: str) -> dict[str, StepRead]:
-    """read_step_to_run for every step of a hop, by step id, in one SELECT."""
+    """read_step_to_run for every step of a hop, by step id in sequence_order, in one SELECT."""
     return _steps_read(session.execute(_HOP_STEPS_TO_RUN, {"b_hop_id": hop_id}).all())
 
 
@@ -117,11 +124,13 @@ def _steps_read(rows: Sequence[Any]) -> dict[str, StepRead]:
                 mission_id=row.mission_id,
                 agent_configuration_id=row.agent_configuration_id,
                 tool_id=row.tool_id,
+                sequence_order=row.sequence_order,
                 status=ToolExecutionStatus(row.status),
                 attempts=row.attempts,
                 task_run_id=row.task_run_id,
                 parameter_mapping=dict(row.parameter_mapping or {}),
                 result_mapping=dict(row.result_mapping or {}),
+                resource_configs=dict(row.resource_configs or {}),
             )
             steps[row.id] = (step, {})
         if row.asset_id is not None:
@@ -298,7 +307,7 @@ class Moved:
 
 
 def _write(
-    session: Session,
+    db: Session | Connection,
     kind: str,
     step_values: dict[str, Any],
     leased: bool,
@@ -314,21 +323,22 @@ def _write(
     for move in moves:
         path = transition_path(move.asset.status, move.target, f"Asset {move.asset.id}")
         events += status_event_rows(Asset.__tablename__, move.asset.id, move.asset.status, path, None)
-    if session.get_bind().dialect.name == "postgresql":
-        return _write_at_once(session, kind, step_values, leased, events, moves, now)
-    if session.execute(_update(kind, leased), step_values).rowcount != 1:  # type: ignore[attr-defined]
+    dialect = db.get_bind().dialect if isinstance(db, Session) else db.dialect
+    if dialect.name == "postgresql":
+        return _write_at_once(db, kind, step_values, leased, events, moves, now)
+    if db.execute(_update(kind, leased), step_values).rowcount != 1:  # type: ignore[attr-defined]
         return Moved(step=False)
     for move in moves:
         values = _asset_values("b_", move, now)
         update = _update("asset", with_content=move.content is not None)
-        if session.execute(update, values).rowcount != 1:  # type: ignore[attr-defined]
+        if db.execute(update, values).rowcount != 1:  # type: ignore[attr-defined]
             return Moved(step=False, stuck=move.asset)
-    insert_events(session, events)
+    insert_events(db, events)
     return Moved(step=True)
 
 
 def _write_at_once(
-    session: Session,
+    db: Session | Connection,
     kind: str,
     step_values: dict[str, Any],
     leased: bool,
@@ -343,7 +353,7 @@ def _write_at_once(
     for j, row in enumerate(events):
         row = {"id": new_id(), "created_at": now, **row}
         values |= {f"e{j}_{c}": row.get(c) for c in _EVENT_COLUMNS}
-    moved, locked = session.execute(_combined(kind, leased, shape, len(events)), values).one()
+    moved, locked = db.execute(_combined(kind, leased, shape, len(events)), values).one()
     if moved == 1:
         return Moved(step=True)
     return Moved(step=False, stuck=next((m.asset for m in moves if m.asset.id not in (locked or ())), None))
@@ -358,7 +368,7 @@ def _asset_values(p: str, move: AssetMove, now: datetime) -> dict[str, Any]:
 
 
 def claim_step(
-    session: Session,
+    db: Session | Connection,
     step: StepToRun,
     observed: ToolExecutionStatus,
     moves: list[AssetMove],
@@ -381,11 +391,11 @@ def claim_step(
     if owner is not None:
         values |= {"b_mission_id": step.mission_id, "b_owner": owner}
     events = status_event_rows(ToolStep.__tablename__, step.id, observed, path, None)
-    return _write(session, "claim", values, owner is not None, events, moves, now)
+    return _write(db, "claim", values, owner is not None, events, moves, now)
 
 
 def finish_step(
-    session: Session,
+    db: Session | Connection,
     step_id: str,
     attempt: int,
     result: dict[str, Any],
@@ -399,7 +409,7 @@ def finish_step(
     path = transition_path(executing, ToolExecutionStatus.COMPLETED, f"ToolStep {step_id}")
     values = {"b_id": step_id, "b_attempts": attempt, "b_now": now, "b_result": result}
     events = status_event_rows(ToolStep.__tablename__, step_id, executing, path, None)
-    return _write(session, "finish", values, False, events, moves, now)
+    return _write(db, "finish", values, False, events, moves, now)
 
 
 def move_steps(

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from hopflow.models.access.identity import ensure_user
 from hopflow.models.access.leases import acquire_lease, read_lease_holder
 from hopflow.models.access.step_runs import read_step_to_run
-from hopflow.models.db import session_scope
+from hopflow.models.db import session_scope, statement_scope
 from hopflow.models.enums import AssetStatus, ToolExecutionStatus
 from hopflow.models.orm import Asset, Event, Mission, ToolStep, utcnow
 from hopflow.tasks.leases import LeaseKeeper
@@ -228,9 +228,9 @@ def test_a_single_statement_claim_that_loses_an_output_writes_nothing_at_all(hop
     with session_scope() as other:  # another writer moves the output after the read
         other.execute(sa.update(Asset).where(Asset.id == asset_id).values(status=AssetStatus.READY))
     moved_by_other = state(step_id, asset_id)
-    with pytest.raises(StepNotClaimed), session_scope(single_statement=True) as session:
+    with pytest.raises(StepNotClaimed), statement_scope() as conn:
         moves = [AssetMove(a, AssetStatus.IN_PROGRESS) for a in assets.values()]
-        moved = claim_step(session, step, step.status, moves, now=utcnow(), task_run_id="t", owner=OWNER)
+        moved = claim_step(conn, step, step.status, moves, now=utcnow(), task_run_id="t", owner=OWNER)
         assert not moved.step and moved.stuck is not None and moved.stuck.id == asset_id
         if hopflow_env.startswith("postgresql"):
             assert state(step_id, asset_id) == moved_by_other  # seen from another session, at once
@@ -239,15 +239,21 @@ def test_a_single_statement_claim_that_loses_an_output_writes_nothing_at_all(hop
     assert moved_by_other[:2] == before[:2]
 
 
-def test_a_single_statement_unit_refuses_orm_changes(hopflow_env: str) -> None:
-    user_id = ensure_user_id()
-    refused = pytest.raises(RuntimeError, match="single-statement unit of work changed ORM objects")
-    with refused, session_scope(single_statement=True) as session:
-        session.add(Mission(user_id=user_id, name="not-written"))
+def test_a_statement_unit_on_postgresql_has_no_transaction_around_it(hopflow_env: str) -> None:
+    """What makes the claim one round trip: no BEGIN before its statement, no COMMIT after (on SQLite
+    the unit is one transaction, rolled back when the block raises)."""
+    mission_id = empty_mission("statement-unit")
+    with pytest.raises(RuntimeError, match="after the write"), statement_scope() as conn:
+        conn.execute(sa.update(Mission).where(Mission.id == mission_id).values(name="written"))
+        dbapi: Any = conn.connection.dbapi_connection
+        if hasattr(dbapi, "info"):  # psycopg: the server's transaction status (0: idle, none open)
+            in_transaction = dbapi.info.transaction_status != 0
+        else:  # sqlite3
+            in_transaction = dbapi.in_transaction
+        raise RuntimeError("after the write")
     with session_scope() as session:
-        assert session.execute(sa.select(Mission).where(Mission.name == "not-written")).first() is None
-
-
-def ensure_user_id() -> str:
-    with session_scope() as session:
-        return ensure_user(session).id
+        name = session.get(Mission, mission_id).name  # type: ignore[union-attr]
+    if hopflow_env.startswith("postgresql"):
+        assert (name, in_transaction) == ("written", False)  # the statement was its own transaction
+    else:
+        assert (name, in_transaction) == ("statement-unit", True)  # rolled back with the block
