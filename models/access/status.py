@@ -144,10 +144,10 @@ def status_event_rows(
 _INSERT_EVENTS = sa.insert(cast(sa.Table, Event.__table__))
 
 
-def insert_events(session: Session | Connection, rows: list[dict[str, Any]]) -> None:
+def insert_events(db: Session | Connection, rows: list[dict[str, Any]]) -> None:
     """Event rows in one INSERT (their ids and times from the columns' defaults)."""
     if rows:
-        session.execute(_INSERT_EVENTS, rows)
+        db.execute(_INSERT_EVENTS, rows)
 
 
 def transition_path(current: StrEnum, target: StrEnum, subject: str | None = None) -> list[StrEnum]:

@@ -1,7 +1,8 @@
 """A tool step's attempt in lean statements, the hot path of every step: the step with its mission and
-its output assets read in one SELECT; the step's move (claim or finish), its assets' moves and their
-events written together: as conditional UPDATEs and one INSERT, or on PostgreSQL as one statement
-(data-modifying CTEs), so a unit of work pays one round trip for them, not one per row."""
+its output assets read in one SELECT (or every step of a hop at once); the step's move (claim or
+finish), its assets' moves and their events written together: as conditional UPDATEs and one INSERT
+in a transaction, or on PostgreSQL as one statement, all or nothing by itself (data-modifying CTEs),
+so it needs no transaction around it and pays one round trip."""
 
 from __future__ import annotations
 
