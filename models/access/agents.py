@@ -13,7 +13,13 @@ from typing import Any
 import sqlalchemy as sa
 from hopflow.models.access.status import record_event, transition
 from hopflow.models.access.tags import ids_tagged, normalise_tags
-from hopflow.models.enums import AgentConfigurationStatus, EntityType, LastRunStatus
+from hopflow.models.enums import (
+    AgentConfigurationStatus,
+    EntityType,
+    LastRunStatus,
+    RunStatus,
+    is_terminal,
+)
 from hopflow.models.orm import (
     AgentConfiguration,
     AgentDefinition,
@@ -245,7 +251,11 @@ def record_configuration_run(
     output_preview: str | None = None,
     full_output_ref: str | None = None,
 ) -> bool:
-    """Set last_run_* from a finished run, unless a run that started later is already recorded."""
+    """Set last_run_* from a run, unless a run that started later is already recorded, or this run's
+    outcome is: a late mirror of its running state (a reconciler that read Prefect before the run
+    ended) does not take back its success, error or cancellation. A terminal status may still correct
+    another (a success Prefect later reports crashed becomes an error), as the run log's machine allows.
+    """
     configuration = session.get(AgentConfiguration, configuration_id, with_for_update=True)
     if configuration is None:
         return False
@@ -253,6 +263,13 @@ def record_configuration_run(
         configuration.last_run_id not in (None, run_id)
         and configuration.last_run_at is not None
         and started_at < configuration.last_run_at
+    ):
+        return False
+    if (
+        configuration.last_run_id == run_id
+        and configuration.last_run_status is not None
+        and is_terminal(RunStatus(configuration.last_run_status.value))
+        and not is_terminal(RunStatus(status.value))
     ):
         return False
     configuration.last_run_id = run_id

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import sqlalchemy as sa
+from hopflow.models.access.agents import record_configuration_run
 from hopflow.models.access.status import record_event
 from hopflow.models.enums import (
     LastRunStatus,
@@ -273,26 +274,18 @@ def upsert_run_logs(session: Session, updates: Sequence[RunLogUpdate]) -> dict[s
 
 
 def update_configuration_last_run(session: Session, row: AgentRunLog) -> None:
-    """Mirror a run onto its configuration's last_run_* fields, unless a newer run is already there."""
+    """Mirror a run onto its configuration's last_run_* fields, by record_configuration_run's rule."""
     if row.agent_configuration_id is None:
         return
-    config = session.get(AgentConfiguration, row.agent_configuration_id, with_for_update=True)
-    if config is None:
-        return
-    started = row.start_time or row.created_at
-    if (
-        config.last_run_id not in (None, row.run_id)
-        and config.last_run_at is not None
-        and started < config.last_run_at
-    ):
-        return
-    config.last_run_id = row.run_id
-    config.last_run_at = started
-    config.last_run_status = LastRunStatus(row.status.value)
-    if row.output_preview is not None:
-        config.last_run_output_preview = row.output_preview
-    if row.full_output_ref is not None:
-        config.last_run_full_output_ref = row.full_output_ref
+    record_configuration_run(
+        session,
+        row.agent_configuration_id,
+        run_id=row.run_id,
+        status=LastRunStatus(row.status.value),
+        started_at=row.start_time or row.created_at,
+        output_preview=row.output_preview,
+        full_output_ref=row.full_output_ref,
+    )
 
 
 def last_successful_run(session: Session, agent_configuration_id: str) -> AgentRunLog | None:

@@ -15,5 +15,7 @@ def test_the_first_mission_freezes_the_imports_and_later_ones_do_not() -> None:
     assert frozen > 10_000  # Prefect, SQLAlchemy, pydantic and hopflow are imported here
     later = [[i] for i in range(1_000)]  # a mission's own objects stay collectable
     heap.freeze_imports()
-    assert gc.get_freeze_count() == frozen
-    assert gc.is_tracked(later[0])
+    # Not an equality: a frozen object that another thread releases leaves the permanent generation.
+    assert gc.get_freeze_count() <= frozen
+    collectable = {id(o) for o in gc.get_objects()}  # generations 0-2; the permanent one is not listed
+    assert all(id(o) in collectable for o in later)

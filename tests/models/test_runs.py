@@ -98,3 +98,43 @@ def test_last_successful_run_ignores_a_mission_subflow_inside_a_failed_agent_run
     session.commit()
     last = last_successful_run(session, config.id)
     assert last is not None and last.run_id == ok_run
+
+
+def test_a_late_mirror_of_a_running_state_does_not_take_back_the_runs_recorded_outcome(
+    session: Session,
+) -> None:
+    from hopflow.models.access.agents import record_configuration_run
+    from hopflow.models.access.runs import update_configuration_last_run
+    from hopflow.models.enums import LastRunStatus
+    from hopflow.models.orm import AgentConfiguration, AgentDefinition
+
+    session.add(AgentDefinition(id="agent_late", name="Late", version="1.0.0"))
+    config = AgentConfiguration(name="late-1", agent_definition_id="agent_late")
+    session.add(config)
+    session.flush()
+    run, newer = str(uuid.uuid4()), str(uuid.uuid4())
+    fields = {"flow_name": "agent-run", "agent_configuration_id": config.id}
+    # The run's RUNNING is mirrored; then the flow's last unit of work records its success.
+    running = upsert_run_log(session, run, prefect_state="RUNNING", start_time=T0, **fields)
+    update_configuration_last_run(session, running)
+    assert config.last_run_status == LastRunStatus.RUNNING
+    record_configuration_run(
+        session, config.id, run_id=run, status=LastRunStatus.SUCCESS, started_at=T0, output_preview="done"
+    )
+    # A reconciler that read Prefect while the run was still running writes after that success.
+    assert running.status == RunStatus.RUNNING
+    update_configuration_last_run(session, running)
+    session.commit()
+    assert (config.last_run_id, config.last_run_status) == (run, LastRunStatus.SUCCESS)
+    assert config.last_run_output_preview == "done"
+    # Another terminal state of the same run still corrects it: Prefect later reports it crashed.
+    crashed = upsert_run_log(session, run, prefect_state="CRASHED", end_time=T0 + timedelta(seconds=5))
+    update_configuration_last_run(session, crashed)
+    assert config.last_run_status == LastRunStatus.ERROR
+    # A run that started later is the configuration's last run from its first state on.
+    later = upsert_run_log(
+        session, newer, prefect_state="RUNNING", start_time=T0 + timedelta(minutes=5), **fields
+    )
+    update_configuration_last_run(session, later)
+    session.commit()
+    assert (config.last_run_id, config.last_run_status) == (newer, LastRunStatus.RUNNING)
