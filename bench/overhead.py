@@ -101,6 +101,9 @@ def use_database(backend: str, workdir: Path) -> tuple[str, Any]:
     return url, cleanup
 
 
+SETTLE = 0.0  # --settle: seconds of idle before each timed flow call
+
+
 def time_mission(n: int) -> float:
     from hopflow.flows.mission import mission_flow
     from hopflow.models.access.identity import ensure_user
@@ -113,6 +116,7 @@ def time_mission(n: int) -> float:
         mission_id = create_mission_from_spec(
             session, parse_mission_spec(mission_spec(n)), user_id=user.id
         ).id
+    time.sleep(SETTLE)
     started = time.perf_counter()
     result = mission_flow(mission_id)
     elapsed = time.perf_counter() - started
@@ -121,6 +125,7 @@ def time_mission(n: int) -> float:
 
 
 def time_bare(n: int, persist: bool = False) -> float:
+    time.sleep(SETTLE)
     started = time.perf_counter()
     bare_flow(n, persist)
     return time.perf_counter() - started
@@ -151,7 +156,16 @@ def main() -> None:
         action="store_true",
         help="keep Prefect's flow heartbeat on (0-1 s of random wait at the end of every flow call)",
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds to wait before each timed flow call, the same for all three kinds, so that each "
+        "starts on a Prefect server done with the previous flow's events (less noise; default 0)",
+    )
     args = parser.parse_args()
+    global SETTLE
+    SETTLE = args.settle
     sizes = [int(s) for s in args.sizes.split(",")]
     updates: dict[Any, Any] = {} if args.heartbeats else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     stop_server = None
