@@ -166,6 +166,10 @@ def test_serve_survives_a_prefect_api_outage_and_runs_what_is_queued_after_it(
             "HOPFLOW_DATABASE_URL": hopflow_env,
             "PREFECT_RUNNER_POLL_FREQUENCY": "1",
             "HOPFLOW_SERVE_RETRY_MAX_SECONDS": "4",
+            # Prefect's client retries each refused poll 5 times with backoff, and its runner gives
+            # up after several failed polls in a row: ~5 min before serve sees the outage. One
+            # retry keeps the same path.
+            "PREFECT_CLIENT_MAX_RETRIES": "1",
         }
         logs = [serve_log, prefect.log]
         serve = start(
