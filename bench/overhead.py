@@ -101,10 +101,7 @@ def use_database(backend: str, workdir: Path) -> tuple[str, Any]:
     return url, cleanup
 
 
-SETTLE = 0.0  # --settle: seconds of idle before each timed flow call
-
-
-def time_mission(n: int) -> float:
+def time_mission(n: int, settle: float = 0.0) -> float:
     from hopflow.flows.mission import mission_flow
     from hopflow.models.access.identity import ensure_user
     from hopflow.models.db import session_scope
@@ -116,7 +113,7 @@ def time_mission(n: int) -> float:
         mission_id = create_mission_from_spec(
             session, parse_mission_spec(mission_spec(n)), user_id=user.id
         ).id
-    time.sleep(SETTLE)
+    time.sleep(settle)  # --settle: idle before the timed call
     started = time.perf_counter()
     result = mission_flow(mission_id)
     elapsed = time.perf_counter() - started
@@ -124,8 +121,8 @@ def time_mission(n: int) -> float:
     return elapsed
 
 
-def time_bare(n: int, persist: bool = False) -> float:
-    time.sleep(SETTLE)
+def time_bare(n: int, persist: bool = False, settle: float = 0.0) -> float:
+    time.sleep(settle)
     started = time.perf_counter()
     bare_flow(n, persist)
     return time.perf_counter() - started
@@ -164,8 +161,6 @@ def main() -> None:
         "starts on a Prefect server done with the previous flow's events (less noise; default 0)",
     )
     args = parser.parse_args()
-    global SETTLE
-    SETTLE = args.settle
     sizes = [int(s) for s in args.sizes.split(",")]
     updates: dict[Any, Any] = {} if args.heartbeats else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     stop_server = None
@@ -213,7 +208,11 @@ def run(args: argparse.Namespace, sizes: list[int]) -> None:
                 for n in sizes:
                     # In turns, so that a slow spell of the machine lands on all three.
                     times = [
-                        (time_bare(n), time_bare(n, persist=True), time_mission(n))
+                        (
+                            time_bare(n, settle=args.settle),
+                            time_bare(n, persist=True, settle=args.settle),
+                            time_mission(n, settle=args.settle),
+                        )
                         for _ in range(args.repeats)
                     ]
                     bare, persist, hop = (statistics.median(column) for column in zip(*times, strict=True))
