@@ -7,6 +7,14 @@ Prints, per backend and N: median wall time of each flow call, per-step cost, an
 (hopflow / bare). Also the marginal per-step cost (slope over N), which leaves out the fixed
 per-flow cost both share. Uses PREFECT_API_URL if set, else Prefect's ephemeral API.
 
+Two CPU columns, for the persisted bare task and hopflow: "CPU" is this process's CPU time (every
+thread) during the call, the runner's own cost (on PostgreSQL without hopflow's statements, which
+its server runs); "machine" is the whole machine's CPU time from the call's start until the machine
+is idle again with `--settle idle` (until the call returns otherwise): the runner, the Prefect
+server and both databases, which on a small machine bounds the wall time. A Prefect server works
+through a flow's events for seconds after the flow returns (here ~1.1 cores for ~14 s after 300
+tasks), so without `--settle idle` the flow that comes next pays for them.
+
 The three flows take turns within each repeat (bare, bare+persist, hopflow), so a slow spell of the
 machine lands on all three. Prefect's flow heartbeat is off for all of them (--heartbeats keeps it):
 its thread sleeps in 1 s steps and is joined when a flow exits, which adds 0-1 s at random to every
@@ -23,7 +31,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
@@ -101,7 +109,52 @@ def use_database(backend: str, workdir: Path) -> tuple[str, Any]:
     return url, cleanup
 
 
-def time_mission(n: int, settle: float = 0.0) -> float:
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (all processes and cores, from /proc/stat)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(v) for v in stat.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+
+
+def machine_busy_cores(window: float = 1.0) -> float:
+    """CPU cores in use on the whole machine over `window` seconds."""
+    before = machine_busy()
+    time.sleep(window)
+    return (machine_busy() - before) / window
+
+
+def settle_down(settle: float | None) -> None:
+    """Before a timed call: sleep `settle` seconds, or (None, --settle idle) wait until the machine is
+    idle (under 0.3 cores busy over a second, at most 120 s): a Prefect server goes on working through a
+    flow's events for seconds after the flow returns (~1.1 cores for ~14 s after 300 tasks here), and
+    whichever flow comes next would pay for them."""
+    if settle is not None:
+        time.sleep(settle)
+        return
+    deadline = time.monotonic() + 120
+    while machine_busy_cores() >= 0.3 and time.monotonic() < deadline:
+        pass
+
+
+class Timing(NamedTuple):
+    wall: float  # seconds, the flow call
+    cpu: float  # seconds of this process's CPU (user + system, every thread) during the call
+    # CPU seconds of the whole machine (this process, the Prefect server, both databases) from the
+    # start of the call until the machine is idle again (--settle idle), else until the call returns
+    machine: float
+
+
+def timed(call: Any, settle: float | None) -> Timing:
+    started, cpu, busy = time.perf_counter(), os.times(), machine_busy()
+    call()
+    ended = os.times()
+    wall = time.perf_counter() - started
+    if settle is None:
+        settle_down(None)
+    return Timing(wall, ended.user - cpu.user + ended.system - cpu.system, machine_busy() - busy)
+
+
+def time_mission(n: int, settle: float | None = 0.0) -> Timing:
     from hopflow.flows.mission import mission_flow
     from hopflow.models.access.identity import ensure_user
     from hopflow.models.db import session_scope
@@ -113,19 +166,16 @@ def time_mission(n: int, settle: float = 0.0) -> float:
         mission_id = create_mission_from_spec(
             session, parse_mission_spec(mission_spec(n)), user_id=user.id
         ).id
-    time.sleep(settle)  # --settle: idle before the timed call
-    started = time.perf_counter()
-    result = mission_flow(mission_id)
-    elapsed = time.perf_counter() - started
-    assert result.status == "completed" and result.step_count == n
-    return elapsed
+    settle_down(settle)
+    results: list[Any] = []
+    timing = timed(lambda: results.append(mission_flow(mission_id)), settle)
+    assert results[0].status == "completed" and results[0].step_count == n
+    return timing
 
 
-def time_bare(n: int, persist: bool = False, settle: float = 0.0) -> float:
-    time.sleep(settle)
-    started = time.perf_counter()
-    bare_flow(n, persist)
-    return time.perf_counter() - started
+def time_bare(n: int, persist: bool = False, settle: float | None = 0.0) -> Timing:
+    settle_down(settle)
+    return timed(lambda: bare_flow(n, persist), settle)
 
 
 def slope(points: list[tuple[int, float]]) -> float:
@@ -155,12 +205,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--settle",
-        type=float,
-        default=0.0,
-        help="seconds to wait before each timed flow call, the same for all three kinds, so that each "
-        "starts on a Prefect server done with the previous flow's events (less noise; default 0)",
+        default="0",
+        help="before each timed flow call, the same for all three kinds: seconds to wait, or `idle` to "
+        "wait until the machine is idle, so that each starts on a Prefect server done with the previous "
+        "flow's events (default 0)",
     )
     args = parser.parse_args()
+    args.settle = None if args.settle == "idle" else float(args.settle)
     sizes = [int(s) for s in args.sizes.split(",")]
     updates: dict[Any, Any] = {} if args.heartbeats else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     stop_server = None
@@ -194,8 +245,14 @@ def run(args: argparse.Namespace, sizes: list[int]) -> None:
         "hopflow ms/step",
         "ratio",
         "ratio vs persist",
+        "CPU: persist",
+        "hopflow",
+        "ratio",
+        "machine: persist",
+        "hopflow",
+        "ratio",
     )
-    widths = (11, 5, 14, 22, 17, 8, 18)
+    widths = (11, 5, 14, 22, 17, 8, 18, 14, 9, 8, 18, 9, 8)
     print(
         "".join(f"{c:>{w}}" if i else f"{c:<{w}}" for i, (c, w) in enumerate(zip(cols, widths, strict=True)))
     )
@@ -204,7 +261,9 @@ def run(args: argparse.Namespace, sizes: list[int]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             _, cleanup = use_database(backend, Path(tmp))
             try:
-                points: dict[str, list[tuple[int, float]]] = {"bare": [], "persist": [], "hopflow": []}
+                points: dict[str, list[tuple[int, float]]] = {
+                    k: [] for k in ("bare", "persist", "hopflow", "cpu p", "cpu h", "machine p", "machine h")
+                }
                 for n in sizes:
                     # In turns, so that a slow spell of the machine lands on all three.
                     times = [
@@ -215,22 +274,43 @@ def run(args: argparse.Namespace, sizes: list[int]) -> None:
                         )
                         for _ in range(args.repeats)
                     ]
-                    bare, persist, hop = (statistics.median(column) for column in zip(*times, strict=True))
-                    for key, value in (("bare", bare), ("persist", persist), ("hopflow", hop)):
+                    bare, persist, hop = (
+                        statistics.median(t.wall for t in column) for column in zip(*times, strict=True)
+                    )
+                    cpu_p = statistics.median(t[1].cpu for t in times)
+                    cpu_h = statistics.median(t[2].cpu for t in times)
+                    machine_p = statistics.median(t[1].machine for t in times)
+                    machine_h = statistics.median(t[2].machine for t in times)
+                    cells = (bare, persist, hop, cpu_p, cpu_h, machine_p, machine_h)
+                    for key, value in zip(points, cells, strict=True):
                         points[key].append((n, value))
-                    print(_row(backend, str(n), bare / n, persist / n, hop / n, widths))
+                    print(_row(backend, str(n), *(c / n for c in cells), widths=widths))
                 if len(sizes) > 1:
-                    b, p, h = (slope(points[k]) for k in ("bare", "persist", "hopflow"))
-                    print(_row(backend, "slope", b, p, h, widths) + "   (marginal cost per step)")
+                    marginal = (slope(points[k]) for k in points)
+                    print(_row(backend, "slope", *marginal, widths=widths) + "   (marginal cost per step)")
             finally:
                 if cleanup:
                     cleanup()
     print()
 
 
-def _row(backend: str, n: str, bare: float, persist: float, hop: float, widths: tuple[int, ...]) -> str:
+def _row(
+    backend: str,
+    n: str,
+    bare: float,
+    persist: float,
+    hop: float,
+    cpu_persist: float,
+    cpu_hop: float,
+    machine_persist: float,
+    machine_hop: float,
+    *,
+    widths: tuple[int, ...],
+) -> str:
     ratio = f"{hop / bare:.2f}x" if bare > 0 else "n/a"
     ratio_p = f"{hop / persist:.2f}x" if persist > 0 else "n/a"
+    ratio_cpu = f"{cpu_hop / cpu_persist:.2f}x" if cpu_persist > 0 else "n/a"
+    ratio_machine = f"{machine_hop / machine_persist:.2f}x" if machine_persist > 0 else "n/a"
     cells = [
         f"{backend:<{widths[0]}}",
         f"{n:>{widths[1]}}",
@@ -239,6 +319,12 @@ def _row(backend: str, n: str, bare: float, persist: float, hop: float, widths: 
         f"{hop * 1000:>{widths[4]}.2f}",
         f"{ratio:>{widths[5]}}",
         f"{ratio_p:>{widths[6]}}",
+        f"{cpu_persist * 1000:>{widths[7]}.2f}",
+        f"{cpu_hop * 1000:>{widths[8]}.2f}",
+        f"{ratio_cpu:>{widths[9]}}",
+        f"{machine_persist * 1000:>{widths[10]}.2f}",
+        f"{machine_hop * 1000:>{widths[11]}.2f}",
+        f"{ratio_machine:>{widths[12]}}",
     ]
     return "".join(cells)
 
