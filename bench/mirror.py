@@ -33,7 +33,7 @@ from hopflow.flows.mirror import mirror_hooks
 from prefect import flow, get_client
 from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-from bench.servers import PG_URL, start_prefect_server
+from bench.servers import PG_URL, start_prefect_server, wait_until_idle
 
 
 @flow(name="bench-mirror-bare")
@@ -73,26 +73,10 @@ def use_postgres_schema(workdir: Path) -> Callable[[], None]:
     return cleanup
 
 
-def cpu_busy(seconds: float = 2.0) -> float:
-    """Share of all CPUs busy over `seconds` (from /proc/stat)."""
-
-    def sample() -> tuple[int, int]:
-        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
-
-    total0, idle0 = sample()
-    time.sleep(seconds)
-    total1, idle1 = sample()
-    return 1 - (idle1 - idle0) / max(1, total1 - total0)
-
-
-def wait_until_idle(limit: float = 240.0) -> float:
+def settle() -> float:
     """After the burst of creations Prefect's server keeps processing their events for a while; timing
     the sync during that would measure the contention. Returns the seconds waited."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < limit and cpu_busy() > 0.15:
-        pass
-    return time.perf_counter() - started
+    return wait_until_idle(cores=0.15 * (os.cpu_count() or 1), window=2.0, limit=240.0)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -202,7 +186,7 @@ def reconciler(n: int, concurrency: int) -> list[tuple[str, str]]:
 
     print(f"creating {n} finished flow runs in Prefect ...", flush=True)
     create_s = asyncio.run(create_runs(bench_runs, n, concurrency))
-    settled = wait_until_idle()
+    settled = settle()
     print(f"Prefect server idle again after {settled:.0f} s", flush=True)
     total = n
     bare_count, bare_s = bare_page_read(bench_runs.name)

@@ -44,7 +44,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-from bench.servers import PG_URL, start_prefect_server
+from bench.servers import PG_URL, machine_busy, start_prefect_server, wait_until_idle
 
 
 @task(name="bare-noop")
@@ -109,31 +109,14 @@ def use_database(backend: str, workdir: Path) -> tuple[str, Any]:
     return url, cleanup
 
 
-def machine_busy() -> float:
-    """CPU seconds the whole machine has been busy (all processes and cores, from /proc/stat)."""
-    with open("/proc/stat") as stat:
-        ticks = [int(v) for v in stat.readline().split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
-
-
-def machine_busy_cores(window: float = 1.0) -> float:
-    """CPU cores in use on the whole machine over `window` seconds."""
-    before = machine_busy()
-    time.sleep(window)
-    return (machine_busy() - before) / window
-
-
 def settle_down(settle: float | None) -> None:
     """Before a timed call: sleep `settle` seconds, or (None, --settle idle) wait until the machine is
-    idle (under 0.3 cores busy over a second, at most 120 s): a Prefect server goes on working through a
-    flow's events for seconds after the flow returns (~1.1 cores for ~14 s after 300 tasks here), and
-    whichever flow comes next would pay for them."""
-    if settle is not None:
+    idle (under 0.3 cores busy over a second, at most 120 s), so that the call does not pay for the
+    Prefect server's work on the previous flow's events."""
+    if settle is None:
+        wait_until_idle(cores=0.3, window=1.0, limit=120.0)
+    else:
         time.sleep(settle)
-        return
-    deadline = time.monotonic() + 120
-    while machine_busy_cores() >= 0.3 and time.monotonic() < deadline:
-        pass
 
 
 class Timing(NamedTuple):
