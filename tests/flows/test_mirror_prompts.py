@@ -35,6 +35,7 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
+from prefect.logging.handlers import APILogWorker
 
 from tests.httpd import recording_server
 
@@ -92,6 +93,9 @@ def run(url: str) -> tuple[str, str]:
         user = ensure_user(session)
         mission_id = create_mission_from_spec(session, parse_mission_spec(spec(url)), user_id=user.id).id
     run_mission(mission_id)
+    # Prefect ships this process's log lines in the background: every line of the run is on its server
+    # before a test reads them (one CI run read them with the last steps' lines still queued).
+    APILogWorker.drain_all(timeout=30)
     with session_scope() as session:
         mission = session.get(Mission, mission_id)
         assert mission is not None and mission.flow_run_id is not None
