@@ -31,11 +31,11 @@ from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.events import emit_event
 from prefect.events.worker import EventsWorker
-from prefect.settings import PREFECT_API_URL, temporary_settings
 from typer.testing import CliRunner
 
 from tests.conftest import PG_URL, postgres_problem
 from tests.deployments.servers import free_port, prefect_server_on_postgres, serving, start, stop, wait_http
+from tests.prefect_api import on_api
 from tests.tasks.agents.factories import SECRET_ENV, SECRET_VALUE, VALUES, blueprint, write_yaml
 
 pytestmark = [pytest.mark.flows, pytest.mark.slow]
@@ -128,7 +128,7 @@ def test_served_agent_runs_from_event_webhook_and_api(
     receiver = start([*cli, "webhooks", "--port", str(port)], env, logs[1], tmp_path)
     try:
         with (
-            temporary_settings(updates={PREFECT_API_URL: prefect_server}),
+            on_api(prefect_server),
             get_client(sync_client=True) as client,
         ):
 
@@ -205,7 +205,7 @@ def test_served_agent_runs_from_event_webhook_and_api(
         stop(serve)
 
     with (
-        temporary_settings(updates={PREFECT_API_URL: prefect_server}),
+        on_api(prefect_server),
         get_client(sync_client=True) as client,
     ):
         runs = client.read_flow_runs(

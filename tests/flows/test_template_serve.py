@@ -29,14 +29,13 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import StateType
-from prefect.events.worker import EventsWorker
-from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Cancelled
 from typer.testing import CliRunner
 
 from tests.conftest import PG_URL, postgres_problem
 from tests.deployments.servers import prefect_server_on_postgres, start, stop
 from tests.flows.test_agent_serve import hopflow_process_env, wait_for
+from tests.prefect_api import on_api
 
 pytestmark = [pytest.mark.flows, pytest.mark.slow]
 runner = CliRunner()
@@ -88,7 +87,7 @@ def test_deployed_template_runs_from_the_run_form_and_on_its_cron(
     name = f"words-{'pg' if hopflow_env.startswith('postgresql') else 'lite'}"
     spec = tmp_path / "words.yaml"
     spec.write_text(SPEC)
-    with temporary_settings(updates={PREFECT_API_URL: prefect_server}):
+    with on_api(prefect_server):
         result = runner.invoke(
             app,
             [
@@ -118,7 +117,7 @@ def test_deployed_template_runs_from_the_run_form_and_on_its_cron(
     )
     try:
         with (
-            temporary_settings(updates={PREFECT_API_URL: prefect_server}),
+            on_api(prefect_server),
             get_client(sync_client=True) as client,
         ):
             deployment = client.read_deployment_by_name(f"mission-run/{name}")
@@ -180,8 +179,6 @@ def test_deployed_template_runs_from_the_run_form_and_on_its_cron(
                 assert reconciler_runs == [], "hopflow serve runs no sync-run-logs flow runs"
     finally:
         stop(serve)
-        # The events worker is bound to the API it first talked to: let later tests start a new one.
-        EventsWorker.drain_all(timeout=30)
 
     with session_scope() as session:
         missions = session.scalars(sa.select(Mission).where(Mission.name == name)).all()

@@ -17,9 +17,8 @@ from hopflow.models.orm import Mission
 from hopflow.tasks.agents import configure_agent, read_agent, register_blueprints
 from prefect import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
-from prefect.events.worker import EventsWorker
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from tests.prefect_api import on_api
 from tests.tasks.agents.factories import SECRET_ENV, SECRET_VALUE, VALUES, blueprint, write_yaml
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
@@ -95,7 +94,7 @@ def test_mission_run_artifact_and_agent_run_form_in_the_prefect_ui(
     monkeypatch.setenv(SECRET_ENV, SECRET_VALUE)
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    with temporary_settings(updates={PREFECT_API_URL: f"{prefect_ui}/api"}):
+    with on_api(f"{prefect_ui}/api"):
         mission_id, _ = store_spec(SALES)
         run_mission(mission_id)
         with session_scope() as session:
@@ -112,8 +111,6 @@ def test_mission_run_artifact_and_agent_run_form_in_the_prefect_ui(
                     artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
                 )
             }
-    # The events worker is bound to the API it first talked to: let later tests start a new one.
-    EventsWorker.drain_all(timeout=30)
     table = artifacts["sales-report-revenue-by-region"]
     assert "| region |" in str(table.data)  # a Markdown table, not JSON in a code block
 
@@ -156,4 +153,3 @@ def _regions() -> list[str]:
     import pandas as pd
 
     return sorted(pd.read_csv(ROOT / "examples" / "data" / "sales.csv")["region"].unique())[:2]
-
