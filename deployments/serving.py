@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import httpx
+from websockets.exceptions import WebSocketException
 
 logger = logging.getLogger("prefect.hopflow.serve")  # under "prefect": shown by Prefect's log handlers
 
@@ -35,9 +36,13 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def is_api_outage(exc: BaseException) -> bool:
-    """Whether `exc` comes from the Prefect API being unreachable or failing (5xx), not from hopflow."""
+    """Whether `exc` comes from the Prefect API being unreachable or failing (5xx), not from hopflow.
+
+    The API's HTTP calls fail with httpx's errors; the runner's events websocket, which it opens as it
+    starts, with websockets' handshake errors ("Runner failed to start: event_emitter — did not
+    receive a valid HTTP response" when the server dies during the handshake) or a time-out."""
     for e in _chain(exc):
-        if isinstance(e, httpx.TransportError | ConnectionError):
+        if isinstance(e, httpx.TransportError | ConnectionError | WebSocketException | TimeoutError):
             return True
         if isinstance(e, httpx.HTTPStatusError) and e.response.status_code >= 500:
             return True

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from hopflow.deployments import serving
 from hopflow.tasks.agents import configure_agent, register_blueprints
 from sqlalchemy.engine import make_url
+from websockets.exceptions import InvalidMessage
 
 from tests.conftest import PG_URL, postgres_problem
 from tests.deployments.servers import free_port, start, stop, wait_http
@@ -43,6 +44,15 @@ def test_outages_are_told_from_other_errors() -> None:
     missing = httpx.HTTPStatusError("404", request=request, response=httpx.Response(404, request=request))
     assert serving.is_api_outage(busy) and not serving.is_api_outage(missing)
     assert not serving.is_api_outage(LookupError("no active agent configuration"))
+    # The runner starting while the server dies: its events websocket's handshake is cut short, and
+    # Prefect's runner raises this chain (as seen under `hopflow serve` in CI).
+    handshake = InvalidMessage("did not receive a valid HTTP response")
+    handshake.__cause__ = EOFError("connection closed while reading HTTP status line")
+    started = RuntimeError(f"Runner failed to start: event_emitter — {handshake}")
+    started.__cause__ = handshake
+    assert serving.is_api_outage(started)
+    assert serving.is_api_outage(RuntimeError("Runner failed to start: event_emitter")) is False
+    assert serving.is_api_outage(TimeoutError("timed out during opening handshake"))
 
 
 def test_serving_again_after_an_outage_backs_off_and_a_real_error_is_raised(
