@@ -33,7 +33,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-from bench.overhead import mission_spec, settle_down, slope, time_bare, use_database
+from bench.overhead import slope, time_bare, time_mission, use_database
 from bench.servers import start_prefect_server
 
 VARIANTS = ("as is", "no writes", "one write", "writer thread")
@@ -98,23 +97,8 @@ def variant(name: str) -> Iterator[None]:
 
 def time_variant(name: str, n: int) -> float:
     """Seconds of one mission flow call of `n` no-op steps under `variant(name)`, from an idle machine."""
-    from hopflow.flows.mission import mission_flow
-    from hopflow.models.access.identity import ensure_user
-    from hopflow.models.db import session_scope
-    from hopflow.tasks.missions import create_mission_from_spec
-    from hopflow.tasks.specs import parse_mission_spec
-
-    with session_scope() as session:
-        user = ensure_user(session)
-        spec = parse_mission_spec(mission_spec(n))
-        mission_id = create_mission_from_spec(session, spec, user_id=user.id).id
-    settle_down(None)
     with variant(name):
-        started = time.perf_counter()
-        result = mission_flow(mission_id)
-        wall = time.perf_counter() - started
-    assert result.step_count == n, result
-    return wall
+        return time_mission(n, settle=None).wall
 
 
 def main() -> None:
